@@ -1,0 +1,16 @@
+//! ferrobase-core: the Parse domain. Values, schemas, the query AST, update operations, ACLs, the
+//! storage trait, and the REST pipeline (`rest`) that applies Parse's rules between HTTP and a store.
+//! It never depends on a particular store or on HTTP.
+
+pub mod acl;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod query;
+pub mod rest;
+pub mod schema;
+pub mod storage;
+pub mod types;
+pub mod update;
+
+pub use error::{Error, Result};

@@ -1,0 +1,390 @@
+//! The typed query AST that the core hands to every store, and its parser from Parse's `where` JSON.
+
+use crate::error::{code, Error, Result};
+use crate::types::canonical_iso;
+use serde_json::{Map, Number, Value};
+
+/// A value a field is compared with, already decoded from Parse's encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    /// Canonical ISO form (`YYYY-MM-DDTHH:MM:SS.mmmZ`), which orders correctly as text.
+    Date(String),
+    Pointer { class: String, id: String },
+    /// Objects, arrays, GeoPoints, Files, Bytes: compared as whole JSON values.
+    Json(Value),
+}
+
+/// A condition on one field (a dotted path into nested objects).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    Eq(Scalar),
+    /// Case-insensitive string equality (Parse's username/email uniqueness checks).
+    EqIgnoreCase(String),
+    Ne(Scalar),
+    Lt(Scalar),
+    Lte(Scalar),
+    Gt(Scalar),
+    Gte(Scalar),
+    In(Vec<Scalar>),
+    Nin(Vec<Scalar>),
+    Exists(bool),
+    /// A pattern in Rust `regex` syntax (Parse's `\Q…\E` quoting already resolved) with inline flags.
+    Regex(String),
+    All(Vec<Scalar>),
+    ContainedBy(Vec<Scalar>),
+}
+
+/// A filter over the objects of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    True,
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Nor(Vec<Filter>),
+    Field { path: String, cond: Cond },
+    /// Objects whose `_rperm` contains one of these principals, or that have no ACL.
+    ReadableBy(Vec<String>),
+    /// Objects whose `_wperm` contains one of these principals, or that have no ACL.
+    WritableBy(Vec<String>),
+    /// Objects related to `owner_id` through the relation field `field` of `owner_class`
+    /// (rows of `_Join:<field>:<owner_class>` with `owningId = owner_id`).
+    RelatedTo { owner_class: String, owner_id: String, field: String },
+    /// Objects whose relation field `field` contains `related_id`
+    /// (rows of `_Join:<field>:<this class>` with `relatedId = related_id`).
+    RelationContains { field: String, related_id: String },
+}
+
+impl Filter {
+    pub fn and(self, other: Filter) -> Filter {
+        match (self, other) {
+            (Filter::True, f) | (f, Filter::True) => f,
+            (Filter::And(mut a), Filter::And(b)) => {
+                a.extend(b);
+                Filter::And(a)
+            }
+            (Filter::And(mut a), f) => {
+                a.push(f);
+                Filter::And(a)
+            }
+            (f, g) => Filter::And(vec![f, g]),
+        }
+    }
+
+    pub fn eq(path: &str, value: Scalar) -> Filter {
+        Filter::Field { path: path.to_string(), cond: Cond::Eq(value) }
+    }
+
+    pub fn object_id(id: &str) -> Filter {
+        Filter::eq("objectId", Scalar::String(id.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub path: String,
+    pub descending: bool,
+}
+
+/// What a store is asked to find.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreQuery {
+    pub filter: Filter,
+    pub order: Vec<SortKey>,
+    pub limit: Option<usize>,
+    pub skip: usize,
+}
+
+impl StoreQuery {
+    pub fn filter(filter: Filter) -> StoreQuery {
+        StoreQuery { filter, order: Vec::new(), limit: None, skip: 0 }
+    }
+}
+
+/// Keys clients may never query on: the store's internal columns.
+fn key_is_queryable(key: &str) -> bool {
+    let mut segments = key.split('.');
+    let first = segments.next().unwrap_or_default();
+    crate::schema::field_name_is_valid(first)
+        && segments.all(|s| !s.is_empty() && !s.starts_with('$') && s.len() <= 128)
+}
+
+/// Parses a `where` object into a filter.
+pub fn parse_where(where_: &Value) -> Result<Filter> {
+    let obj = where_
+        .as_object()
+        .ok_or_else(|| Error::invalid_json("where must be a JSON object"))?;
+    parse_where_object(obj, 0)
+}
+
+const MAX_DEPTH: usize = 16;
+
+fn parse_where_object(obj: &Map<String, Value>, depth: usize) -> Result<Filter> {
+    if depth > MAX_DEPTH {
+        return Err(Error::invalid_query("Query is nested too deeply"));
+    }
+    let mut parts = Vec::new();
+    for (key, value) in obj {
+        match key.as_str() {
+            "$or" | "$and" | "$nor" => {
+                let arr = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    Error::invalid_query(format!("Bad {key} format - use an array value."))
+                })?;
+                let subs = arr
+                    .iter()
+                    .map(|v| {
+                        v.as_object()
+                            .ok_or_else(|| Error::invalid_query(format!("Bad {key} format - use an array of objects.")))
+                            .and_then(|o| parse_where_object(o, depth + 1))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                parts.push(match key.as_str() {
+                    "$or" => Filter::Or(subs),
+                    "$and" => Filter::And(subs),
+                    _ => Filter::Nor(subs),
+                });
+            }
+            "$relatedTo" => parts.push(parse_related_to(value)?),
+            k if !key_is_queryable(k) => {
+                return Err(Error::new(code::INVALID_KEY_NAME, format!("Invalid key name: {k}")))
+            }
+            _ => parts.extend(parse_field(key, value)?),
+        }
+    }
+    Ok(match parts.len() {
+        0 => Filter::True,
+        1 => parts.pop().unwrap_or(Filter::True),
+        _ => Filter::And(parts),
+    })
+}
+
+fn parse_related_to(v: &Value) -> Result<Filter> {
+    let bad = || Error::invalid_query("bad $relatedTo: needs object (a Pointer) and key");
+    let o = v.as_object().ok_or_else(bad)?;
+    let (class, id) = o.get("object").and_then(crate::types::as_pointer).ok_or_else(bad)?;
+    let key = o.get("key").and_then(Value::as_str).ok_or_else(bad)?;
+    if !crate::schema::field_name_is_valid(key) || !crate::schema::class_name_is_valid(class) {
+        return Err(bad());
+    }
+    Ok(Filter::RelatedTo { owner_class: class.to_string(), owner_id: id.to_string(), field: key.to_string() })
+}
+
+fn is_operator_object(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.starts_with('$')))
+}
+
+fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
+    let field = |cond| Filter::Field { path: path.to_string(), cond };
+    if !is_operator_object(value) {
+        if let Some(o) = value.as_object() {
+            if o.keys().any(|k| k.starts_with('$')) {
+                return Err(Error::invalid_query(format!("Invalid constraint on {path}: mixes operators and fields")));
+            }
+        }
+        return Ok(vec![field(Cond::Eq(scalar(value)?))]);
+    }
+    let ops = value.as_object().ok_or_else(|| Error::invalid_query("bad constraint"))?;
+    let mut out = Vec::new();
+    let options = ops.get("$options").map(|o| {
+        o.as_str()
+            .filter(|s| s.chars().all(|c| matches!(c, 'i' | 'm' | 'x' | 's')))
+            .ok_or_else(|| Error::invalid_query(format!("Bad $options value for query: {o}")))
+    });
+    for (op, arg) in ops {
+        let cond = match op.as_str() {
+            "$eq" => Cond::Eq(scalar(arg)?),
+            "$ne" => Cond::Ne(scalar(arg)?),
+            "$lt" => Cond::Lt(comparable(op, arg)?),
+            "$lte" => Cond::Lte(comparable(op, arg)?),
+            "$gt" => Cond::Gt(comparable(op, arg)?),
+            "$gte" => Cond::Gte(comparable(op, arg)?),
+            "$in" => Cond::In(list(op, arg)?),
+            "$nin" => Cond::Nin(list(op, arg)?),
+            "$all" => Cond::All(list(op, arg)?),
+            "$containedBy" => Cond::ContainedBy(list(op, arg)?),
+            "$exists" => Cond::Exists(
+                arg.as_bool()
+                    .ok_or_else(|| Error::invalid_query(format!("Invalid $exists value: {arg}")))?,
+            ),
+            "$regex" => {
+                let pattern = arg
+                    .as_str()
+                    .ok_or_else(|| Error::invalid_query(format!("Bad $regex value: {arg}")))?;
+                let flags = match &options {
+                    Some(r) => r.clone()?,
+                    None => "",
+                };
+                Cond::Regex(regex_pattern(pattern, flags)?)
+            }
+            "$options" => {
+                if !ops.contains_key("$regex") {
+                    return Err(Error::invalid_query("$options needs $regex"));
+                }
+                continue;
+            }
+            other => {
+                return Err(Error::invalid_query(format!("bad constraint: {other}")));
+            }
+        };
+        out.push(field(cond));
+    }
+    Ok(out)
+}
+
+fn comparable(op: &str, v: &Value) -> Result<Scalar> {
+    let s = scalar(v)?;
+    match s {
+        Scalar::Number(_) | Scalar::String(_) | Scalar::Date(_) | Scalar::Bool(_) | Scalar::Pointer { .. } => Ok(s),
+        _ => Err(Error::invalid_query(format!("bad {op} value: {v}"))),
+    }
+}
+
+fn list(op: &str, v: &Value) -> Result<Vec<Scalar>> {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| Error::invalid_query(format!("bad {op} value")))?;
+    arr.iter().map(scalar).collect()
+}
+
+/// Decodes a Parse-encoded query value.
+pub fn scalar(v: &Value) -> Result<Scalar> {
+    Ok(match v {
+        Value::Null => Scalar::Null,
+        Value::Bool(b) => Scalar::Bool(*b),
+        Value::Number(n) => Scalar::Number(n.clone()),
+        Value::String(s) => Scalar::String(s.clone()),
+        Value::Array(_) => Scalar::Json(v.clone()),
+        Value::Object(o) => match o.get("__type").and_then(Value::as_str) {
+            Some("Date") => {
+                let iso = o
+                    .get("iso")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Error::invalid_query("Date needs an iso string"))?;
+                Scalar::Date(canonical_iso(iso).map_err(|_| Error::invalid_query(format!("invalid date: {iso}")))?)
+            }
+            Some("Pointer") => {
+                let class = o.get("className").and_then(Value::as_str);
+                let id = o.get("objectId").and_then(Value::as_str);
+                match (class, id) {
+                    (Some(c), Some(i)) => Scalar::Pointer { class: c.into(), id: i.into() },
+                    _ => return Err(Error::invalid_query("Pointer needs className and objectId")),
+                }
+            }
+            _ => Scalar::Json(v.clone()),
+        },
+    })
+}
+
+/// Turns a Parse regex (JavaScript syntax with Java-style `\Q…\E` quoting, as the SDKs'
+/// `startsWith`/`endsWith`/`contains` send it) into a Rust `regex` pattern with inline flags.
+pub fn regex_pattern(pattern: &str, flags: &str) -> Result<String> {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    if !flags.is_empty() {
+        out.push_str("(?");
+        out.push_str(flags);
+        out.push(')');
+    }
+    let mut rest = pattern;
+    while let Some(start) = rest.find("\\Q") {
+        out.push_str(&rest[..start]);
+        let quoted = &rest[start + 2..];
+        let (literal, after) = match quoted.find("\\E") {
+            Some(end) => (&quoted[..end], &quoted[end + 2..]),
+            None => (quoted, ""),
+        };
+        out.push_str(&regex::escape(literal));
+        rest = after;
+    }
+    out.push_str(rest);
+    regex::RegexBuilder::new(&out)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| Error::invalid_query(format!("Invalid regular expression: {e}")))?;
+    Ok(out)
+}
+
+/// Parses `order` (`"a,-b"`) into sort keys.
+pub fn parse_order(order: &str) -> Result<Vec<SortKey>> {
+    order
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|k| {
+            let (path, descending) = match k.strip_prefix('-') {
+                Some(p) => (p, true),
+                None => (k, false),
+            };
+            let path = match path {
+                "_created_at" => "createdAt",
+                "_updated_at" => "updatedAt",
+                p => p,
+            };
+            if !key_is_queryable(path) {
+                return Err(Error::new(code::INVALID_KEY_NAME, format!("Invalid field name: {path}.")));
+            }
+            Ok(SortKey { path: path.to_string(), descending })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equality_and_operators() -> Result<()> {
+        let f = parse_where(&json!({"a": 1, "b": {"$gt": 2, "$lt": 5}}))?;
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                Filter::eq("a", Scalar::Number(1.into())),
+                Filter::Field { path: "b".into(), cond: Cond::Gt(Scalar::Number(2.into())) },
+                Filter::Field { path: "b".into(), cond: Cond::Lt(Scalar::Number(5.into())) },
+            ])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_injection_and_bad_keys() {
+        assert_eq!(parse_where(&json!({"$where": "1"})).err().and_then(|e| e.code()), Some(105));
+        assert_eq!(parse_where(&json!({"_rperm": "x"})).err().and_then(|e| e.code()), Some(105));
+        assert_eq!(parse_where(&json!({"a": {"$function": 1}})).err().and_then(|e| e.code()), Some(102));
+        assert_eq!(parse_where(&json!({"a": {"$in": 3}})).err().and_then(|e| e.code()), Some(102));
+        assert_eq!(parse_where(&json!([1])).err().and_then(|e| e.code()), Some(107));
+        assert!(parse_where(&json!({"a": {"$regex": "("}})).is_err());
+    }
+
+    #[test]
+    fn quoted_regex_is_literal() -> Result<()> {
+        assert_eq!(regex_pattern("^\\Qa.b\\E", "")?, "^a\\.b");
+        assert_eq!(regex_pattern("x", "i")?, "(?i)x");
+        Ok(())
+    }
+
+    #[test]
+    fn dates_and_pointers() -> Result<()> {
+        let f = parse_where(&json!({"d": {"$gte": {"__type": "Date", "iso": "2024-01-01T00:00:00Z"}}}))?;
+        assert_eq!(
+            f,
+            Filter::Field { path: "d".into(), cond: Cond::Gte(Scalar::Date("2024-01-01T00:00:00.000Z".into())) }
+        );
+        let p = parse_where(&json!({"o": {"__type": "Pointer", "className": "A", "objectId": "x"}}))?;
+        assert_eq!(p, Filter::eq("o", Scalar::Pointer { class: "A".into(), id: "x".into() }));
+        Ok(())
+    }
+
+    #[test]
+    fn order_keys() -> Result<()> {
+        let o = parse_order("-score,name")?;
+        assert_eq!(o.len(), 2);
+        assert!(o[0].descending);
+        assert!(parse_order("a;drop").is_err());
+        Ok(())
+    }
+}

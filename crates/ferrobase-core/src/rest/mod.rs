@@ -1,0 +1,232 @@
+//! The REST pipeline: Parse's rules between the HTTP layer and a store (Parse Server's
+//! RestQuery/RestWrite and controllers). Handlers call `Core`; `Core` calls `Storage`.
+
+mod clp;
+mod output;
+mod read;
+mod schemas;
+mod sessions;
+mod users;
+mod validate;
+mod write;
+
+pub use read::FindOptions;
+pub use write::WriteResult;
+
+use crate::auth::{Auth, SessionUser};
+use crate::config::CoreConfig;
+use crate::error::{Error, Result};
+use crate::query::{Filter, Scalar, StoreQuery};
+use crate::schema::{ClassSchema, FieldType};
+use crate::storage::{Storage, TxId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a resolved session token is trusted before it is looked up again (Parse caches 5 s).
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// One request's context: who asks, and the transaction it runs in (transactional batches).
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub auth: Auth,
+    pub tx: Option<TxId>,
+}
+
+impl Ctx {
+    pub fn new(auth: Auth) -> Ctx {
+        Ctx { auth, tx: None }
+    }
+}
+
+/// The Parse application: config, store and the caches in front of it.
+pub struct Core {
+    pub config: CoreConfig,
+    store: Arc<dyn Storage>,
+    schemas: RwLock<HashMap<String, Arc<ClassSchema>>>,
+    schema_changes: tokio::sync::Mutex<()>,
+    sessions: Mutex<HashMap<String, (Instant, Arc<SessionUser>)>>,
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::internal("lock poisoned")
+}
+
+impl Core {
+    /// Loads the schemas and creates Parse's built-in classes when missing.
+    pub async fn new(config: CoreConfig, store: Arc<dyn Storage>) -> Result<Core> {
+        let core = Core {
+            config,
+            store,
+            schemas: RwLock::new(HashMap::new()),
+            schema_changes: tokio::sync::Mutex::new(()),
+            sessions: Mutex::new(HashMap::new()),
+        };
+        core.reload_schemas().await?;
+        for class in ["_User", "_Role", "_Session"] {
+            if core.schema(class).is_none() {
+                core.store_schema(ClassSchema::new(class)).await?;
+            }
+        }
+        Ok(core)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Storage> {
+        &self.store
+    }
+
+    pub async fn reload_schemas(&self) -> Result<()> {
+        let all = self.store.load_schemas().await?;
+        let mut map = self.schemas.write().map_err(poisoned)?;
+        map.clear();
+        for s in all {
+            map.insert(s.class_name.clone(), Arc::new(s));
+        }
+        Ok(())
+    }
+
+    pub fn schema(&self, class: &str) -> Option<Arc<ClassSchema>> {
+        self.schemas.read().ok()?.get(class).cloned()
+    }
+
+    pub fn all_schemas(&self) -> Vec<Arc<ClassSchema>> {
+        let mut v: Vec<_> = self
+            .schemas
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.class_name.cmp(&b.class_name));
+        v
+    }
+
+    async fn store_schema(&self, schema: ClassSchema) -> Result<Arc<ClassSchema>> {
+        self.store.save_schema(&schema).await?;
+        let arc = Arc::new(schema);
+        self.schemas
+            .write()
+            .map_err(poisoned)?
+            .insert(arc.class_name.clone(), arc.clone());
+        Ok(arc)
+    }
+
+    fn forget_schema(&self, class: &str) -> Result<()> {
+        self.schemas.write().map_err(poisoned)?.remove(class);
+        Ok(())
+    }
+
+    /// Makes sure `class` exists with `fields`, adding what is missing (class creation and
+    /// `addField` permissions are checked by the caller). Returns the schema to write with.
+    async fn ensure_fields(&self, class: &str, fields: &[(String, FieldType)]) -> Result<Arc<ClassSchema>> {
+        if let Some(s) = self.schema(class) {
+            if fields.iter().all(|(k, _)| s.fields.contains_key(k)) {
+                return Ok(s);
+            }
+        }
+        let _guard = self.schema_changes.lock().await;
+        let mut schema = match self.schema(class) {
+            Some(s) => (*s).clone(),
+            None => ClassSchema::new(class),
+        };
+        let mut changed = self.schema(class).is_none();
+        for (k, t) in fields {
+            match schema.fields.get(k) {
+                Some(existing) => validate::check_type(class, k, existing, t)?,
+                None => {
+                    schema.fields.insert(k.clone(), t.clone());
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return self.schema(class).ok_or_else(|| Error::internal("schema vanished"));
+        }
+        self.store_schema(schema).await
+    }
+
+    /// Resolves a session token to its user, or error 209.
+    pub async fn authenticate(&self, token: &str) -> Result<Arc<SessionUser>> {
+        if let Ok(cache) = self.sessions.lock() {
+            if let Some((at, u)) = cache.get(token) {
+                if at.elapsed() < SESSION_CACHE_TTL {
+                    return Ok(u.clone());
+                }
+            }
+        }
+        let user = Arc::new(self.load_session_user(token).await?);
+        if let Ok(mut cache) = self.sessions.lock() {
+            if cache.len() > 100_000 {
+                cache.retain(|_, (at, _)| at.elapsed() < SESSION_CACHE_TTL);
+            }
+            cache.insert(token.to_string(), (Instant::now(), user.clone()));
+        }
+        Ok(user)
+    }
+
+    async fn load_session_user(&self, token: &str) -> Result<SessionUser> {
+        let sessions = self.schema("_Session").ok_or_else(Error::invalid_session)?;
+        let mut q = StoreQuery::filter(Filter::eq("sessionToken", Scalar::String(token.to_string())));
+        q.limit = Some(1);
+        let session = self
+            .store
+            .find(&sessions, &q, None)
+            .await?
+            .pop()
+            .ok_or_else(Error::invalid_session)?;
+        if sessions::is_expired(&session) {
+            return Err(Error::new(crate::error::code::INVALID_SESSION_TOKEN, "Session token is expired."));
+        }
+        let user_id = session
+            .get("user")
+            .and_then(crate::types::as_pointer)
+            .map(|(_, id)| id.to_string())
+            .ok_or_else(Error::invalid_session)?;
+        let users = self.schema("_User").ok_or_else(Error::invalid_session)?;
+        let user = self
+            .store
+            .find(&users, &StoreQuery::filter(Filter::object_id(&user_id)), None)
+            .await?
+            .pop()
+            .ok_or_else(Error::invalid_session)?;
+        let roles = self.roles_of(&user_id).await?;
+        Ok(SessionUser { user_id, session_token: token.to_string(), user, roles })
+    }
+
+    /// Every role name the user has: roles whose `users` contain them, and roles whose `roles`
+    /// contain one of those, transitively (cycles end the walk).
+    async fn roles_of(&self, user_id: &str) -> Result<Vec<String>> {
+        let Some(roles) = self.schema("_Role") else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut frontier = vec![("users", user_id.to_string())];
+        while let Some((field, id)) = frontier.pop() {
+            let filter = Filter::RelationContains { field: field.to_string(), related_id: id };
+            for role in self.store.find(&roles, &StoreQuery::filter(filter), None).await? {
+                let rid = role.get("objectId").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+                if !seen.insert(rid.clone()) {
+                    continue;
+                }
+                if let Some(n) = role.get("name").and_then(|v| v.as_str()) {
+                    names.push(n.to_string());
+                }
+                frontier.push(("roles", rid));
+                if seen.len() > 1000 {
+                    return Ok(names);
+                }
+            }
+        }
+        Ok(names)
+    }
+
+    /// Drops cached sessions (after logout, password change or a role change).
+    pub fn forget_sessions(&self, pred: impl Fn(&SessionUser) -> bool) {
+        if let Ok(mut cache) = self.sessions.lock() {
+            cache.retain(|_, (_, u)| !pred(u));
+        }
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}

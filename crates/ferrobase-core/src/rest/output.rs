@@ -1,0 +1,35 @@
+//! Turning stored objects into what a client may see.
+
+use crate::auth::Auth;
+use crate::schema::{ClassSchema, FieldType};
+use crate::types::Object;
+use serde_json::{json, Value};
+
+/// Fields of `_User` only the user themself (or the master key) may read.
+const USER_PRIVATE: &[&str] = &["authData", "email"];
+
+/// Strips internal fields, hides private user fields from others, and adds the Relation markers.
+pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> Object {
+    obj.retain(|k, _| !k.starts_with('_') && k != "password");
+    if schema.class_name == "_User" && !auth.master {
+        let is_self = auth.user_id().is_some() && obj.get("objectId").and_then(Value::as_str) == auth.user_id();
+        if !is_self {
+            for f in USER_PRIVATE {
+                obj.remove(*f);
+            }
+        }
+    }
+    for (name, t) in &schema.fields {
+        if let FieldType::Relation(target) = t {
+            obj.insert(name.clone(), json!({"__type": "Relation", "className": target}));
+        }
+    }
+    obj
+}
+
+/// Keeps only the requested keys (plus the ones Parse always returns).
+pub(super) fn project(obj: &mut Object, keys: &[String]) {
+    obj.retain(|k, _| {
+        matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL") || keys.iter().any(|x| x == k)
+    });
+}

@@ -1,0 +1,248 @@
+//! Reads: find, get, count, include and keys (Parse Server's RestQuery).
+
+use super::{clp, output, Core, Ctx};
+use crate::error::{code, Error, Result};
+use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, StoreQuery};
+use crate::schema::{ClassSchema, FieldType};
+use crate::types::{as_pointer, Object};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+/// A query's options as the client sent them (URL parameters or the SDK's POST body).
+#[derive(Debug, Clone, Default)]
+pub struct FindOptions {
+    pub where_: Option<Value>,
+    pub order: Option<String>,
+    pub limit: Option<i64>,
+    pub skip: Option<i64>,
+    pub keys: Option<String>,
+    pub exclude_keys: Option<String>,
+    pub include: Option<String>,
+    pub count: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FindResult {
+    pub results: Vec<Object>,
+    pub count: Option<u64>,
+}
+
+fn split_list(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Core {
+    /// The filter a principal's query runs with: the client's `where`, relation lookups, and the
+    /// ACL read filter (unless master).
+    pub(super) fn read_filter(&self, ctx: &Ctx, schema: &ClassSchema, where_: Option<&Value>) -> Result<Filter> {
+        let parsed = match where_ {
+            None | Some(Value::Null) => Filter::True,
+            Some(w) => parse_where(w)?,
+        };
+        let mut f = rewrite_relation_equality(schema, parsed);
+        if !ctx.auth.master {
+            if schema.class_name == "_Session" {
+                let uid = ctx.auth.user_id().ok_or_else(Error::invalid_session)?;
+                f = f.and(Filter::eq("user", Scalar::Pointer { class: "_User".into(), id: uid.into() }));
+            }
+            f = f.and(Filter::ReadableBy(ctx.auth.principals()));
+        }
+        Ok(f)
+    }
+
+    pub async fn find(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindResult> {
+        let Some(schema) = self.schema(class) else {
+            if !crate::schema::class_name_is_valid(class) {
+                return Err(Error::new(code::INVALID_CLASS_NAME, crate::schema::invalid_class_name_message(class)));
+            }
+            return Ok(FindResult { results: Vec::new(), count: opts.count.then_some(0) });
+        };
+        let limit = match opts.limit {
+            None => self.config.default_limit,
+            Some(l) if l < 0 => return Err(Error::invalid_query("Invalid limit: must be 0 or more")),
+            Some(l) => usize::try_from(l).unwrap_or(usize::MAX),
+        };
+        let limit = self.config.max_limit.map_or(limit, |m| limit.min(m));
+        let skip = match opts.skip {
+            None => 0,
+            Some(s) if s < 0 => return Err(Error::invalid_query("Invalid skip: must be 0 or more")),
+            Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
+        };
+        let count_only = opts.count && limit == 0;
+        clp::check(&schema, if count_only { "count" } else { "find" }, &ctx.auth)?;
+        let filter = self.read_filter(ctx, &schema, opts.where_.as_ref())?;
+        let count = if opts.count {
+            if !count_only {
+                clp::check(&schema, "count", &ctx.auth)?;
+            }
+            Some(self.store.count(&schema, &filter, ctx.tx).await?)
+        } else {
+            None
+        };
+        if limit == 0 {
+            return Ok(FindResult { results: Vec::new(), count });
+        }
+        let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
+        let query = StoreQuery { filter, order, limit: Some(limit), skip };
+        let rows = self.store.find(&schema, &query, ctx.tx).await?;
+        let results = self.finish_read(ctx, &schema, rows, opts).await?;
+        Ok(FindResult { results, count })
+    }
+
+    pub async fn get(&self, ctx: &Ctx, class: &str, id: &str, opts: &FindOptions) -> Result<Object> {
+        let schema = self.schema(class).ok_or_else(Error::not_found)?;
+        clp::check(&schema, "get", &ctx.auth)?;
+        let filter = self.read_filter(ctx, &schema, None)?.and(Filter::object_id(id));
+        let mut q = StoreQuery::filter(filter);
+        q.limit = Some(1);
+        let rows = self.store.find(&schema, &q, ctx.tx).await?;
+        if rows.is_empty() {
+            return Err(Error::not_found());
+        }
+        self.finish_read(ctx, &schema, rows, opts).await?.pop().ok_or_else(Error::not_found)
+    }
+
+    /// Sanitises, includes pointers, and applies `keys`/`excludeKeys`.
+    async fn finish_read(&self, ctx: &Ctx, schema: &ClassSchema, rows: Vec<Object>, opts: &FindOptions) -> Result<Vec<Object>> {
+        let mut results: Vec<Object> = rows.into_iter().map(|o| output::to_client(schema, o, &ctx.auth)).collect();
+        let keys = split_list(&opts.keys);
+        let mut includes: Vec<Vec<String>> = Vec::new();
+        for inc in split_list(&opts.include) {
+            if inc == "*" {
+                for (name, t) in &schema.fields {
+                    if matches!(t, FieldType::Pointer(_)) {
+                        includes.push(vec![name.clone()]);
+                    }
+                }
+                continue;
+            }
+            let parts: Vec<String> = inc.split('.').map(str::to_string).collect();
+            if parts.len() > self.config.max_include_depth {
+                return Err(Error::invalid_query(format!("include path {inc} is too deep")));
+            }
+            // `a.b.c` needs `a` and `a.b` first.
+            for n in 1..=parts.len() {
+                includes.push(parts[..n].to_vec());
+            }
+        }
+        includes.sort_by_key(Vec::len);
+        includes.dedup();
+        for path in &includes {
+            let sub_keys: Vec<String> = keys
+                .iter()
+                .filter_map(|k| k.strip_prefix(&format!("{}.", path.join("."))))
+                .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
+                .collect();
+            self.include_path(ctx, &mut results, path, &sub_keys).await?;
+        }
+        if !keys.is_empty() {
+            let top: Vec<String> = keys.iter().map(|k| k.split('.').next().unwrap_or(k).to_string()).collect();
+            for o in &mut results {
+                output::project(o, &top);
+            }
+        }
+        let exclude = split_list(&opts.exclude_keys);
+        if !exclude.is_empty() {
+            for o in &mut results {
+                o.retain(|k, _| !exclude.iter().any(|x| x == k));
+            }
+        }
+        Ok(results)
+    }
+
+    /// Replaces the pointers found at `path` by the objects they point to (those the caller may read).
+    async fn include_path(&self, ctx: &Ctx, results: &mut [Object], path: &[String], keys: &[String]) -> Result<()> {
+        let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
+        for o in results.iter() {
+            collect_pointers(o, path, &mut wanted);
+        }
+        let mut found: HashMap<(String, String), Value> = HashMap::new();
+        for (class, ids) in wanted {
+            let Some(schema) = self.schema(&class) else { continue };
+            if clp::check(&schema, "get", &ctx.auth).is_err() {
+                continue;
+            }
+            let ids: Vec<Scalar> = ids.into_iter().map(Scalar::String).collect();
+            let n = ids.len();
+            let filter = self.read_filter(ctx, &schema, None)?.and(Filter::Field {
+                path: "objectId".into(),
+                cond: Cond::In(ids),
+            });
+            let mut q = StoreQuery::filter(filter);
+            q.limit = Some(n);
+            for row in self.store.find(&schema, &q, ctx.tx).await? {
+                let mut obj = output::to_client(&schema, row, &ctx.auth);
+                if !keys.is_empty() {
+                    output::project(&mut obj, keys);
+                }
+                let id = obj.get("objectId").and_then(Value::as_str).unwrap_or_default().to_string();
+                obj.insert("__type".into(), Value::String("Object".into()));
+                obj.insert("className".into(), Value::String(class.clone()));
+                found.insert((class.clone(), id), Value::Object(obj));
+            }
+        }
+        if !found.is_empty() {
+            for o in results.iter_mut() {
+                replace_pointers(o, path, &found);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rewrite_relation_equality(schema: &ClassSchema, f: Filter) -> Filter {
+    match f {
+        Filter::And(v) => Filter::And(v.into_iter().map(|x| rewrite_relation_equality(schema, x)).collect()),
+        Filter::Or(v) => Filter::Or(v.into_iter().map(|x| rewrite_relation_equality(schema, x)).collect()),
+        Filter::Nor(v) => Filter::Nor(v.into_iter().map(|x| rewrite_relation_equality(schema, x)).collect()),
+        Filter::Field { path, cond: Cond::Eq(Scalar::Pointer { id, .. }) }
+            if matches!(schema.field(&path), Some(FieldType::Relation(_))) =>
+        {
+            Filter::RelationContains { field: path, related_id: id }
+        }
+        other => other,
+    }
+}
+
+fn collect_pointers(o: &Object, path: &[String], out: &mut HashMap<String, HashSet<String>>) {
+    let Some((first, rest)) = path.split_first() else { return };
+    let Some(v) = o.get(first) else { return };
+    let items: Vec<&Value> = match v {
+        Value::Array(a) => a.iter().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        if rest.is_empty() {
+            if let Some((c, id)) = as_pointer(item) {
+                out.entry(c.to_string()).or_default().insert(id.to_string());
+            }
+        } else if let Some(inner) = item.as_object() {
+            collect_pointers(inner, rest, out);
+        }
+    }
+}
+
+fn replace_pointers(o: &mut Object, path: &[String], found: &HashMap<(String, String), Value>) {
+    let Some((first, rest)) = path.split_first() else { return };
+    let Some(v) = o.get_mut(first) else { return };
+    let items: Vec<&mut Value> = match v {
+        Value::Array(a) => a.iter_mut().collect(),
+        other => vec![other],
+    };
+    for item in items {
+        if rest.is_empty() {
+            let key = as_pointer(item).map(|(c, id)| (c.to_string(), id.to_string()));
+            if let Some(full) = key.and_then(|k| found.get(&k)) {
+                *item = full.clone();
+            }
+        } else if let Some(inner) = item.as_object_mut() {
+            replace_pointers(inner, rest, found);
+        }
+    }
+}
