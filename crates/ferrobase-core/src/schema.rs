@@ -176,6 +176,7 @@ pub const BASE_FIELDS: &[&str] = &["objectId", "createdAt", "updatedAt", "ACL"];
 
 pub fn default_clp() -> Value {
     json!({
+        "ACL": {"*": {"read": true, "write": true}},
         "find": {"*": true}, "count": {"*": true}, "get": {"*": true}, "create": {"*": true},
         "update": {"*": true}, "delete": {"*": true}, "addField": {"*": true},
         "protectedFields": {"*": []}

@@ -23,8 +23,9 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Every stored class schema.
     async fn load_schemas(&self) -> Result<Vec<ClassSchema>>;
-    /// Creates or replaces a class's schema, creating its table/collection and indexes.
-    async fn save_schema(&self, schema: &ClassSchema) -> Result<()>;
+    /// Creates or replaces a class's schema, creating its table/collection and indexes (inside
+    /// transaction `tx` when one is open, so that a rolled-back batch leaves no half class).
+    async fn save_schema(&self, schema: &ClassSchema, tx: Option<TxId>) -> Result<()>;
     /// Drops a class with its data and schema.
     async fn delete_class(&self, class: &str) -> Result<()>;
 

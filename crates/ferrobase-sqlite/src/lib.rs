@@ -1,1 +1,389 @@
+//! ferrobase-sqlite: the embedded store. SQLite (bundled) in WAL mode with durable commits, one
+//! writer thread doing group commit, and a pool of reader connections. Queries are translated
+//! to SQL (`sql`) and run in SQLite: filtering, sorting, limit/skip and counting never happen in Rust.
 
+mod ddl;
+mod rows;
+mod sql;
+mod writer;
+
+use async_trait::async_trait;
+use ferrobase_core::error::code;
+use ferrobase_core::query::{Filter, StoreQuery};
+use ferrobase_core::schema::ClassSchema;
+use ferrobase_core::storage::{Storage, TxId};
+use ferrobase_core::types::Object;
+use ferrobase_core::update::{self, UpdateOp, Updates};
+use ferrobase_core::{Error, Result};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{params_from_iter, Connection, OpenFlags};
+use serde_json::Value;
+use sql::ident;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use writer::{Done, Job, Msg};
+
+pub use sql::sort_expr;
+
+const READERS: usize = 4;
+
+fn sql_err(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        if f.code == rusqlite::ErrorCode::ConstraintViolation {
+            return Error::new(code::DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided");
+        }
+    }
+    Error::internal(e)
+}
+
+/// `regexp(pattern, text)` with the linear-time `regex` crate (no catastrophic backtracking).
+fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let re: Arc<regex::Regex> = ctx.get_or_create_aux(0, |v| -> std::result::Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(regex::RegexBuilder::new(v.as_str()?).size_limit(1 << 20).build()?)
+            })?;
+            Ok(match ctx.get_raw(1) {
+                ValueRef::Text(t) => std::str::from_utf8(t).map(|s| re.is_match(s)).unwrap_or(false),
+                _ => false,
+            })
+        },
+    )
+}
+
+fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if !read_only {
+        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")?;
+    }
+    conn.execute_batch("PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;")?;
+    conn.set_prepared_statement_cache_capacity(256);
+    add_functions(&conn)?;
+    Ok(conn)
+}
+
+/// Reader connections, checked out one per query.
+struct Readers {
+    conns: Mutex<Vec<Connection>>,
+    available: Condvar,
+}
+
+impl Readers {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.conns.lock().map_err(|_| Error::internal("reader pool poisoned"))?;
+        let conn = loop {
+            if let Some(c) = guard.pop() {
+                break c;
+            }
+            guard = self.available.wait(guard).map_err(|_| Error::internal("reader pool poisoned"))?;
+        };
+        drop(guard);
+        let r = f(&conn);
+        if let Ok(mut g) = self.conns.lock() {
+            g.push(conn);
+        }
+        self.available.notify_one();
+        r
+    }
+}
+
+/// The embedded store.
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Arc<Readers>,
+    writer: Mutex<Option<mpsc::Sender<Msg>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    next_tx: AtomicU64,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        let wconn = open(&path, false).map_err(sql_err)?;
+        wconn.execute_batch(ddl::SCHEMA_TABLE).map_err(sql_err)?;
+        let readers = (0..READERS)
+            .map(|_| open(&path, true))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("ferrobase-sqlite-writer".into())
+            .spawn(move || writer::run(wconn, rx))
+            .map_err(Error::internal)?;
+        Ok(SqliteStore {
+            path,
+            readers: Arc::new(Readers { conns: Mutex::new(readers), available: Condvar::new() }),
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            next_tx: AtomicU64::new(1),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, msg: Msg) -> Result<()> {
+        let guard = self.writer.lock().map_err(|_| Error::internal("writer poisoned"))?;
+        let sender = guard.as_ref().ok_or_else(|| Error::internal("store is closed"))?;
+        sender.send(msg).map_err(|_| Error::internal("store writer has stopped"))
+    }
+
+    /// Runs `f` on the writer connection (inside the group commit, or inside transaction `tx`) and
+    /// answers once its commit is durable.
+    async fn write<T: Send + 'static>(&self, tx: Option<TxId>, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let result = conn.and_then(f);
+            let ok = result.is_ok();
+            let done: Done = Box::new(move |commit_error| {
+                let _ = reply.send(match commit_error {
+                    Some(e) => Err(e),
+                    None => result,
+                });
+            });
+            (ok, done)
+        });
+        self.send(Msg::Job { tx, job })?;
+        answer.await.map_err(|_| Error::internal("store writer dropped a request"))?
+    }
+
+    /// Runs a read on a reader connection, or on the writer inside a transaction (to see its writes).
+    async fn read<T: Send + 'static>(&self, tx: Option<TxId>, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        if tx.is_some() {
+            return self.write(tx, f).await;
+        }
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || readers.with(f))
+            .await
+            .map_err(Error::internal)?
+    }
+}
+
+fn select_sql(schema: &ClassSchema, q: &StoreQuery) -> sql::Sql {
+    let mut w = sql::where_clause(schema, &q.filter);
+    let order = sql::order_by(schema, &q.order);
+    w.text = format!(
+        "SELECT {} FROM {} WHERE {}{} LIMIT {} OFFSET {}",
+        rows::COLUMNS,
+        ident(&schema.class_name),
+        w.text,
+        order.text,
+        q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+        q.skip
+    );
+    w.params.extend(order.params);
+    w
+}
+
+fn query_objects(conn: &Connection, s: &sql::Sql) -> Result<Vec<Object>> {
+    let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
+    let rows = st
+        .query_map(params_from_iter(s.params.iter()), rows::from_row)
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r.map_err(sql_err)??);
+    }
+    Ok(out)
+}
+
+fn write_relations(conn: &Connection, class: &str, id: &str, updates: &Updates) -> Result<()> {
+    for (field, op) in updates {
+        let (ptrs, add) = match op {
+            UpdateOp::AddRelation(p) => (p, true),
+            UpdateOp::RemoveRelation(p) => (p, false),
+            _ => continue,
+        };
+        ddl::create_join_table(conn, field, class).map_err(sql_err)?;
+        let t = ident(&format!("_Join:{field}:{class}"));
+        let stmt = if add {
+            format!("INSERT OR IGNORE INTO {t} (owningId, relatedId) VALUES (?1, ?2)")
+        } else {
+            format!("DELETE FROM {t} WHERE owningId = ?1 AND relatedId = ?2")
+        };
+        let mut st = conn.prepare_cached(&stmt).map_err(sql_err)?;
+        for (_, related) in ptrs {
+            st.execute([id, related.as_str()]).map_err(sql_err)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn load_schemas(&self) -> Result<Vec<ClassSchema>> {
+        self.read(None, |conn| {
+            let mut st = conn.prepare("SELECT className, schema FROM _SCHEMA").map_err(sql_err)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(sql_err)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (class, json) = row.map_err(sql_err)?;
+                let v: Value = serde_json::from_str(&json).map_err(Error::internal)?;
+                let fields = v.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+                out.push(ClassSchema::from_stored(
+                    &class,
+                    &fields,
+                    v.get("classLevelPermissions"),
+                    v.get("indexes").and_then(Value::as_object),
+                )?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn save_schema(&self, schema: &ClassSchema, tx: Option<TxId>) -> Result<()> {
+        let schema = schema.clone();
+        self.write(tx, move |conn| {
+            let fields: serde_json::Map<String, Value> =
+                schema.fields.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
+            let stored = serde_json::json!({
+                "fields": fields,
+                "classLevelPermissions": schema.clp,
+                "indexes": schema.indexes,
+            });
+            conn.execute(
+                "INSERT OR REPLACE INTO _SCHEMA (className, schema) VALUES (?1, ?2)",
+                [schema.class_name.as_str(), stored.to_string().as_str()],
+            )
+            .map_err(sql_err)?;
+            ddl::ensure_class(conn, &schema).map_err(sql_err)
+        })
+        .await
+    }
+
+    async fn delete_class(&self, class: &str) -> Result<()> {
+        let class = class.to_string();
+        self.write(None, move |conn| ddl::drop_class(conn, &class).map_err(sql_err)).await
+    }
+
+    async fn find(&self, schema: &ClassSchema, query: &StoreQuery, tx: Option<TxId>) -> Result<Vec<Object>> {
+        let s = select_sql(schema, query);
+        self.read(tx, move |conn| query_objects(conn, &s)).await
+    }
+
+    async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
+        let mut s = sql::where_clause(schema, filter);
+        s.text = format!("SELECT count(*) FROM {} WHERE {}", ident(&schema.class_name), s.text);
+        self.read(tx, move |conn| {
+            let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
+            let n: i64 = st.query_row(params_from_iter(s.params.iter()), |r| r.get(0)).map_err(sql_err)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn insert(&self, schema: &ClassSchema, object: Object, tx: Option<TxId>) -> Result<()> {
+        let row = rows::to_row(object)?;
+        let stmt = format!("INSERT INTO {} ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", ident(&schema.class_name), rows::COLUMNS);
+        self.write(tx, move |conn| {
+            let mut st = conn.prepare_cached(&stmt).map_err(sql_err)?;
+            st.execute(params_from_iter(row.iter())).map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update(&self, schema: &ClassSchema, filter: &Filter, updates: &Updates, tx: Option<TxId>) -> Result<Option<Object>> {
+        let mut q = StoreQuery::filter(filter.clone());
+        q.limit = Some(1);
+        let select = select_sql(schema, &q);
+        let class = schema.class_name.clone();
+        let updates = updates.clone();
+        self.write(tx, move |conn| {
+            let Some(mut obj) = query_objects(conn, &select)?.pop() else {
+                return Ok(None);
+            };
+            update::apply(&mut obj, &updates)?;
+            let id = obj.get("objectId").and_then(Value::as_str).unwrap_or_default().to_string();
+            let [_, _, updated, rperm, wperm, data] = rows::to_row(obj.clone())?;
+            let stmt = format!("UPDATE {} SET updatedAt = ?1, _rperm = ?2, _wperm = ?3, data = ?4 WHERE objectId = ?5", ident(&class));
+            let mut st = conn.prepare_cached(&stmt).map_err(sql_err)?;
+            st.execute(rusqlite::params![updated, rperm, wperm, data, SqlValue::Text(id.clone())])
+                .map_err(sql_err)?;
+            write_relations(conn, &class, &id, &updates)?;
+            Ok(Some(obj))
+        })
+        .await
+    }
+
+    async fn delete(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
+        let mut s = sql::where_clause(schema, filter);
+        s.text = format!("DELETE FROM {} WHERE {}", ident(&schema.class_name), s.text);
+        self.write(tx, move |conn| {
+            let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
+            let n = st.execute(params_from_iter(s.params.iter())).map_err(sql_err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn delete_field(&self, schema: &ClassSchema, field: &str) -> Result<()> {
+        let stmt = format!("UPDATE {} SET data = json_remove(data, ?1)", ident(&schema.class_name));
+        let path = format!("$.\"{}\"", field.replace('"', ""));
+        self.write(None, move |conn| {
+            conn.execute(&stmt, [path]).map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge(&self, schema: &ClassSchema) -> Result<()> {
+        let stmt = format!("DELETE FROM {}", ident(&schema.class_name));
+        self.write(None, move |conn| {
+            conn.execute(&stmt, []).map_err(sql_err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn begin(&self) -> Result<TxId> {
+        let tx = TxId(self.next_tx.fetch_add(1, Ordering::Relaxed));
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Msg::Begin { tx, reply })?;
+        answer.await.map_err(|_| Error::internal("store writer dropped a request"))??;
+        Ok(tx)
+    }
+
+    async fn commit(&self, tx: TxId) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Msg::End { tx, commit: true, reply })?;
+        answer.await.map_err(|_| Error::internal("store writer dropped a request"))?
+    }
+
+    async fn rollback(&self, tx: TxId) -> Result<()> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(Msg::End { tx, commit: false, reply })?;
+        answer.await.map_err(|_| Error::internal("store writer dropped a request"))?
+    }
+
+    async fn close(&self) {
+        let sender = self.writer.lock().ok().and_then(|mut g| g.take());
+        if let Some(s) = sender {
+            let _ = s.send(Msg::Close);
+        }
+        let handle = self.thread.lock().ok().and_then(|mut g| g.take());
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+}

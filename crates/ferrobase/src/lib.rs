@@ -1,1 +1,10 @@
+//! ferrobase: a Parse Server compatible back end. HTTP layer (routes, request normalisation,
+//! error mapping) over `ferrobase-core`, with the embedded store from `ferrobase-sqlite`.
 
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod request;
+pub mod routes;
+pub mod serve;

@@ -65,7 +65,7 @@ impl Core {
         core.reload_schemas().await?;
         for class in ["_User", "_Role", "_Session"] {
             if core.schema(class).is_none() {
-                core.store_schema(ClassSchema::new(class)).await?;
+                core.store_schema(ClassSchema::new(class), None).await?;
             }
         }
         Ok(core)
@@ -99,8 +99,8 @@ impl Core {
         v
     }
 
-    async fn store_schema(&self, schema: ClassSchema) -> Result<Arc<ClassSchema>> {
-        self.store.save_schema(&schema).await?;
+    async fn store_schema(&self, schema: ClassSchema, tx: Option<TxId>) -> Result<Arc<ClassSchema>> {
+        self.store.save_schema(&schema, tx).await?;
         let arc = Arc::new(schema);
         self.schemas
             .write()
@@ -116,7 +116,7 @@ impl Core {
 
     /// Makes sure `class` exists with `fields`, adding what is missing (class creation and
     /// `addField` permissions are checked by the caller). Returns the schema to write with.
-    async fn ensure_fields(&self, class: &str, fields: &[(String, FieldType)]) -> Result<Arc<ClassSchema>> {
+    async fn ensure_fields(&self, ctx: &Ctx, class: &str, fields: &[(String, FieldType)]) -> Result<Arc<ClassSchema>> {
         if let Some(s) = self.schema(class) {
             if fields.iter().all(|(k, _)| s.fields.contains_key(k)) {
                 return Ok(s);
@@ -140,7 +140,7 @@ impl Core {
         if !changed {
             return self.schema(class).ok_or_else(|| Error::internal("schema vanished"));
         }
-        self.store_schema(schema).await
+        self.store_schema(schema, ctx.tx).await
     }
 
     /// Resolves a session token to its user, or error 209.
@@ -224,6 +224,23 @@ impl Core {
         if let Ok(mut cache) = self.sessions.lock() {
             cache.retain(|_, (_, u)| !pred(u));
         }
+    }
+
+    /// Opens a transaction (for a `"transaction": true` batch).
+    pub async fn begin(&self) -> Result<TxId> {
+        self.store.begin().await
+    }
+
+    pub async fn commit(&self, tx: TxId) -> Result<()> {
+        self.store.commit(tx).await
+    }
+
+    /// Rolls back, then reloads the schema cache (a rolled-back write may have added fields).
+    pub async fn rollback(&self, tx: TxId) -> Result<()> {
+        let r = self.store.rollback(tx).await;
+        self.reload_schemas().await?;
+        self.forget_sessions(|_| true);
+        r
     }
 
     pub async fn close(&self) {

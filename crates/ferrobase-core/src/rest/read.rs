@@ -48,7 +48,10 @@ impl Core {
         let mut f = rewrite_relation_equality(schema, parsed);
         if !ctx.auth.master {
             if schema.class_name == "_Session" {
-                let uid = ctx.auth.user_id().ok_or_else(Error::invalid_session)?;
+                let uid = ctx
+                    .auth
+                    .user_id()
+                    .ok_or_else(|| Error::new(code::INVALID_SESSION_TOKEN, "Permission denied"))?;
                 f = f.and(Filter::eq("user", Scalar::Pointer { class: "_User".into(), id: uid.into() }));
             }
             f = f.and(Filter::ReadableBy(ctx.auth.principals()));
@@ -58,6 +61,9 @@ impl Core {
 
     pub async fn find(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindResult> {
         let Some(schema) = self.schema(class) else {
+            if !ctx.auth.master {
+                return Err(Error::forbidden_op("Permission denied"));
+            }
             if !crate::schema::class_name_is_valid(class) {
                 return Err(Error::new(code::INVALID_CLASS_NAME, crate::schema::invalid_class_name_message(class)));
             }
@@ -96,7 +102,12 @@ impl Core {
     }
 
     pub async fn get(&self, ctx: &Ctx, class: &str, id: &str, opts: &FindOptions) -> Result<Object> {
-        let schema = self.schema(class).ok_or_else(Error::not_found)?;
+        let Some(schema) = self.schema(class) else {
+            if !ctx.auth.master {
+                return Err(Error::forbidden_op("Permission denied"));
+            }
+            return Err(Error::not_found());
+        };
         clp::check(&schema, "get", &ctx.auth)?;
         let filter = self.read_filter(ctx, &schema, None)?.and(Filter::object_id(id));
         let mut q = StoreQuery::filter(filter);
@@ -163,11 +174,13 @@ impl Core {
             collect_pointers(o, path, &mut wanted);
         }
         let mut found: HashMap<(String, String), Value> = HashMap::new();
+        let mut looked_up: HashSet<String> = HashSet::new();
         for (class, ids) in wanted {
             let Some(schema) = self.schema(&class) else { continue };
             if clp::check(&schema, "get", &ctx.auth).is_err() {
                 continue;
             }
+            looked_up.insert(class.clone());
             let ids: Vec<Scalar> = ids.into_iter().map(Scalar::String).collect();
             let n = ids.len();
             let filter = self.read_filter(ctx, &schema, None)?.and(Filter::Field {
@@ -187,9 +200,9 @@ impl Core {
                 found.insert((class.clone(), id), Value::Object(obj));
             }
         }
-        if !found.is_empty() {
+        if !looked_up.is_empty() {
             for o in results.iter_mut() {
-                replace_pointers(o, path, &found);
+                replace_pointers(o, path, &found, &looked_up);
             }
         }
         Ok(())
@@ -228,8 +241,25 @@ fn collect_pointers(o: &Object, path: &[String], out: &mut HashMap<String, HashS
     }
 }
 
-fn replace_pointers(o: &mut Object, path: &[String], found: &HashMap<(String, String), Value>) {
+/// Puts the fetched objects in place of their pointers. A pointer whose target was looked up but
+/// not found (deleted, or not readable by the caller) disappears, as in Parse Server.
+fn replace_pointers(o: &mut Object, path: &[String], found: &HashMap<(String, String), Value>, looked_up: &HashSet<String>) {
     let Some((first, rest)) = path.split_first() else { return };
+    if rest.is_empty() {
+        if let Some((c, id)) = o.get(first).and_then(as_pointer) {
+            let key = (c.to_string(), id.to_string());
+            match found.get(&key) {
+                Some(full) => {
+                    o.insert(first.clone(), full.clone());
+                }
+                None if looked_up.contains(&key.0) => {
+                    o.remove(first);
+                }
+                None => {}
+            }
+            return;
+        }
+    }
     let Some(v) = o.get_mut(first) else { return };
     let items: Vec<&mut Value> = match v {
         Value::Array(a) => a.iter_mut().collect(),
@@ -242,7 +272,7 @@ fn replace_pointers(o: &mut Object, path: &[String], found: &HashMap<(String, St
                 *item = full.clone();
             }
         } else if let Some(inner) = item.as_object_mut() {
-            replace_pointers(inner, rest, found);
+            replace_pointers(inner, rest, found, looked_up);
         }
     }
 }

@@ -14,15 +14,16 @@ fn require_master(ctx: &Ctx) -> Result<()> {
     if ctx.auth.master {
         Ok(())
     } else {
-        Err(Error::Forbidden("unauthorized: master key is required".into()))
+        Err(Error::Forbidden("Permission denied".into()))
     }
 }
 
 fn body_class_name<'a>(class: &'a str, body: &'a Map<String, Value>) -> Result<&'a str> {
     match body.get("className").and_then(Value::as_str) {
-        Some(n) if n != class && !class.is_empty() => Err(Error::invalid_query(format!(
-            "Class name mismatch between {n} and {class}."
-        ))),
+        Some(n) if n != class && !class.is_empty() => Err(Error::new(
+            code::INVALID_CLASS_NAME,
+            format!("Class name mismatch between {n} and {class}."),
+        )),
         Some(n) => Ok(n),
         None if class.is_empty() => Err(Error::new(code::MISSING_OBJECT_ID, "POST /schemas needs a class name.")),
         None => Ok(class),
@@ -71,7 +72,7 @@ impl Core {
         }
         let mut schema = ClassSchema::new(&class);
         self.apply_schema_body(&mut schema, &body, false)?;
-        Ok(self.store_schema(schema).await?.to_json())
+        Ok(self.store_schema(schema, None).await?.to_json())
     }
 
     pub async fn update_schema(&self, ctx: &Ctx, class: &str, body: Value) -> Result<Value> {
@@ -87,7 +88,7 @@ impl Core {
         for f in &deleted {
             self.store.delete_field(&schema, f).await?;
         }
-        Ok(self.store_schema(schema).await?.to_json())
+        Ok(self.store_schema(schema, None).await?.to_json())
     }
 
     /// Applies `fields`, `classLevelPermissions` and `indexes` from a schema body; returns deleted fields.

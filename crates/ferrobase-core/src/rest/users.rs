@@ -103,6 +103,15 @@ impl Core {
     /// Creates a `_Session` for a user and returns its token.
     pub(super) async fn create_session(&self, ctx: &Ctx, user_id: &str, action: &str) -> Result<String> {
         let sessions = self.writable_schema(&Ctx { auth: crate::auth::Auth::master(), tx: ctx.tx }, "_Session", &[]).await?;
+        if let Some(inst) = &ctx.auth.installation_id {
+            // As Parse Server: one session per user and installation.
+            let f = Filter::eq("user", Scalar::Pointer { class: "_User".into(), id: user_id.into() })
+                .and(Filter::eq("installationId", Scalar::String(inst.clone())));
+            if self.store.delete(&sessions, &f, ctx.tx).await? > 0 {
+                let uid = user_id.to_string();
+                self.forget_sessions(|s| s.user_id == uid);
+            }
+        }
         let token = new_session_token();
         let now = now_iso();
         let expires = chrono::Utc::now() + chrono::Duration::seconds(self.config.session_length_secs);
@@ -185,7 +194,11 @@ impl Core {
 
     /// `GET /users/me`: the caller's user with their session token.
     pub async fn me(&self, ctx: &Ctx) -> Result<Object> {
-        let u = ctx.auth.user.as_ref().ok_or_else(Error::invalid_session)?;
+        let u = ctx
+            .auth
+            .user
+            .as_ref()
+            .ok_or_else(|| Error::new(code::INVALID_SESSION_TOKEN, "Session token required."))?;
         let users = self.schema("_User").ok_or_else(Error::invalid_session)?;
         let mut q = StoreQuery::filter(Filter::object_id(&u.user_id));
         q.limit = Some(1);
@@ -199,7 +212,7 @@ impl Core {
     /// username/email; a new password is hashed.
     pub(super) async fn prepare_user_update(&self, ctx: &Ctx, id: &str, prep: &mut Prepared, extra: &mut Object) -> Result<()> {
         if !ctx.auth.master && ctx.auth.user_id() != Some(id) {
-            return Err(Error::new(code::SESSION_MISSING, format!("Cannot modify user {id}.")));
+            return Err(Error::new(code::SESSION_MISSING, "Permission denied"));
         }
         let mut username = None;
         let mut email = None;

@@ -79,7 +79,11 @@ impl Core {
                 continue;
             }
             let value = validate::normalize(&value, 0)?;
-            let op = parse_op(&value)?;
+            // Parse stores no value for `null`: the key reads back as absent.
+            let op = match parse_op(&value)? {
+                UpdateOp::Set(Value::Null) => UpdateOp::Delete,
+                op => op,
+            };
             if let Some(t) = FieldType::of_value(&value)? {
                 match schema.and_then(|s| s.field(&key)) {
                     Some(existing) => validate::check_type(class, &key, existing, &t)?,
@@ -97,15 +101,15 @@ impl Core {
             Some(s) if new_fields.is_empty() => Ok(s),
             Some(s) => {
                 clp::check(&s, "addField", &ctx.auth)?;
-                self.ensure_fields(class, new_fields).await
+                self.ensure_fields(ctx, class, new_fields).await
             }
             None => {
                 if !ctx.auth.master && !self.config.allow_client_class_creation {
-                    return Err(Error::forbidden_op(format!(
-                        "This user is not allowed to access non-existent class: {class}"
-                    )));
+                    // Parse 9 answers "Permission denied" (and logs the class name).
+                    tracing::debug!(class, "client may not create a class");
+                    return Err(Error::forbidden_op("Permission denied"));
                 }
-                self.ensure_fields(class, new_fields).await
+                self.ensure_fields(ctx, class, new_fields).await
             }
         }
     }
@@ -115,7 +119,7 @@ impl Core {
             if ctx.auth.master {
                 return Err(Error::new(code::INVALID_JSON, invalid_class_name_message(class)));
             }
-            return Err(Error::forbidden_op(format!("This user is not allowed to access non-existent class: {class}")));
+            return Err(Error::forbidden_op("Permission denied"));
         }
         let body = body_object(body)?;
         match class {
@@ -222,7 +226,7 @@ impl Core {
 
     pub async fn purge(&self, ctx: &Ctx, class: &str) -> Result<()> {
         if !ctx.auth.master {
-            return Err(Error::forbidden_op("unauthorized: master key is required"));
+            return Err(Error::Forbidden("Permission denied".into()));
         }
         let schema = self.schema(class).ok_or_else(|| {
             Error::new(code::INVALID_CLASS_NAME, format!("Class {class} does not exist."))

@@ -1,0 +1,34 @@
+//! Application state and the router.
+
+use crate::config::Config;
+use crate::routes;
+use axum::Router;
+use ferrobase_core::rest::Core;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// Everything a handler may need; passed in as state, never global.
+pub struct App {
+    pub core: Core,
+    pub config: Config,
+    pub master_key: String,
+    pub started: Instant,
+    /// The routes without the normalising middleware, for `/batch` sub-requests.
+    pub inner: OnceLock<Router>,
+}
+
+/// Builds the public service: the normalising middleware around the mounted API routes. The
+/// middleware wraps the router as a service (not `Router::layer`, which runs after routing), so
+/// the JS SDK's tunnelled `_method` decides the route.
+pub fn build(app: Arc<App>) -> Router {
+    let api = routes::api().with_state(app.clone());
+    let mounted = if app.config.mount_path == "/" {
+        api
+    } else {
+        Router::new().nest(&app.config.mount_path, api)
+    };
+    let mounted = mounted.fallback(routes::not_found);
+    let _ = app.inner.set(mounted.clone());
+    let layer = axum::middleware::from_fn_with_state(app, crate::request::normalize);
+    Router::new().fallback_service(tower::Layer::layer(&layer, mounted))
+}

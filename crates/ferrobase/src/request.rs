@@ -1,0 +1,206 @@
+//! Request normalisation before routing (Parse Server's `handleParseHeaders`): CORS, the JS SDK's
+//! POST tunnelling (`_method`, `_ApplicationId`, `_SessionToken`, … in a text/plain JSON body),
+//! the application id, the master key (from allowed IPs only) and the session token. Handlers get
+//! the result as a `ParseRequest`.
+
+use crate::app::App;
+use crate::error::{status_and_body, ApiError};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ferrobase_core::auth::Auth;
+use ferrobase_core::rest::Ctx;
+use ferrobase_core::storage::TxId;
+use ferrobase_core::Error;
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A normalised Parse request: who asks, the JSON body (credentials removed) and the URL query.
+#[derive(Debug, Clone, Default)]
+pub struct ParseRequest {
+    pub auth: Auth,
+    pub body: Value,
+    pub query: Vec<(String, String)>,
+    pub tx: Option<TxId>,
+    /// `scheme://host<mount>` as the client reached us (for `Location` headers).
+    pub base_url: String,
+}
+
+impl ParseRequest {
+    pub fn ctx(&self) -> Ctx {
+        Ctx { auth: self.auth.clone(), tx: self.tx }
+    }
+
+    /// A parameter from the tunnelled body (JSON value) or else the URL query (string).
+    pub fn param(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.body.get(name) {
+            return Some(v.clone());
+        }
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Value::String(v.clone()))
+    }
+
+    pub fn str_param(&self, name: &str) -> Option<String> {
+        match self.param(name)? {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ParseRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .remove::<ParseRequest>()
+            .ok_or_else(|| ApiError(Error::Unauthorized))
+    }
+}
+
+const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control";
+
+/// Parse Server's CORS headers, on every response.
+fn add_cors(headers: &mut HeaderMap) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET,PUT,POST,DELETE,OPTIONS"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"),
+    );
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn take_str(body: &mut Option<&mut Map<String, Value>>, key: &str) -> Option<String> {
+    match body.as_mut()?.remove(key)? {
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+/// Compares secrets without leaking their length or content through timing.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
+}
+
+/// The middleware: wraps the whole router, so that `_method` can change the route.
+pub async fn normalize(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
+    let mut resp = if req.method() == Method::OPTIONS {
+        (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "OK").into_response()
+    } else {
+        match prepare(&app, peer, req).await {
+            Ok(req) => next.run(req).await,
+            Err(e) => {
+                let (status, body) = status_and_body(&e);
+                (status, axum::Json(body)).into_response()
+            }
+        }
+    };
+    add_cors(resp.headers_mut());
+    resp
+}
+
+async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, Error> {
+    let mount = &app.config.mount_path;
+    let path = req.uri().path();
+    let rel = if mount == "/" { Some(path) } else { path.strip_prefix(mount.as_str()) };
+    let Some(rel) = rel.filter(|r| r.is_empty() || r.starts_with('/')) else {
+        return Ok(req);
+    };
+    if rel == "/health" {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, app.config.max_body_size)
+        .await
+        .map_err(|_| Error::TooLarge)?;
+    let mut body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| Error::BadJson(format!("Invalid JSON body: {e}")))?
+    };
+    let mut obj = body.as_object_mut();
+    let tunnelled_method = take_str(&mut obj, "_method");
+    let body_app_id = take_str(&mut obj, "_ApplicationId");
+    let body_master = take_str(&mut obj, "_MasterKey");
+    let body_token = take_str(&mut obj, "_SessionToken");
+    let body_installation = take_str(&mut obj, "_InstallationId");
+    for k in ["_JavaScriptKey", "_ClientKey", "_ClientVersion", "_RevocableSession", "_ContextData", "_context", "_ContentType"] {
+        take_str(&mut obj, k);
+    }
+    let headers = &parts.headers;
+    let header_app_id = header_str(headers, "x-parse-application-id");
+    let app_id = &app.core.config.app_id;
+    let app_ok = header_app_id.as_deref() == Some(app_id.as_str()) || body_app_id.as_deref() == Some(app_id.as_str());
+    if !app_ok {
+        return Err(Error::Unauthorized);
+    }
+    let mut auth = Auth::default();
+    let master_key = header_str(headers, "x-parse-master-key").or(body_master);
+    if let Some(k) = master_key {
+        if same_secret(&k, &app.master_key) {
+            if !app.config.master_key_ips.iter().any(|ip| *ip == peer.ip() || ip.to_canonical() == peer.ip().to_canonical()) {
+                tracing::warn!(ip = %peer.ip(), "master key used from an address not in --master-key-ips");
+                return Err(Error::Unauthorized);
+            }
+            auth.master = true;
+        }
+    }
+    auth.installation_id = header_str(headers, "x-parse-installation-id").or(body_installation);
+    if let Some(token) = header_str(headers, "x-parse-session-token").or(body_token) {
+        auth.user = Some(app.core.authenticate(&token).await?);
+    }
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .map_err(|e| Error::invalid_query(format!("invalid query string: {e}")))?;
+    let host = header_str(headers, "host").unwrap_or_else(|| format!("{}:{}", app.config.host, app.config.port));
+    let mut parts = parts;
+    if parts.method == Method::POST {
+        if let Some(m) = tunnelled_method {
+            parts.method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| Error::invalid_json(format!("invalid _method {m}")))?;
+        }
+    }
+    parts.extensions.insert(ParseRequest {
+        auth,
+        body,
+        query,
+        tx: None,
+        base_url: format!("http://{host}{}", if mount == "/" { "" } else { mount }),
+    });
+    Ok(Request::from_parts(parts, Body::empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_secret;
+
+    #[test]
+    fn secrets_compare() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "a"));
+    }
+}

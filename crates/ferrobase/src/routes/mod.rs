@@ -1,0 +1,96 @@
+//! Routes of the Parse REST API, one module per area; handlers stay thin and call `Core`.
+
+mod batch;
+mod classes;
+mod misc;
+mod schemas;
+mod users;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::request::ParseRequest;
+use axum::routing::{get, post};
+use axum::Router;
+use ferrobase_core::error::code;
+use ferrobase_core::rest::FindOptions;
+use ferrobase_core::Error;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub fn api() -> Router<Arc<App>> {
+    Router::new()
+        .route("/health", get(misc::health).post(misc::health))
+        .route("/serverInfo", get(misc::server_info))
+        .route("/purge/{class}", axum::routing::delete(misc::purge))
+        .route("/classes/{class}", get(classes::find).post(classes::create))
+        .route("/classes/{class}/{id}", get(classes::get).put(classes::update).delete(classes::delete))
+        .route("/users", get(users::find).post(users::signup))
+        .route("/users/me", get(users::me))
+        .route("/users/{id}", get(users::get).put(users::update).delete(users::delete))
+        .route("/login", get(users::login).post(users::login))
+        .route("/logout", post(users::logout))
+        .route("/sessions", get(users::find_sessions).post(users::create_session))
+        .route("/sessions/me", get(users::session_me))
+        .route("/sessions/{id}", get(users::get_session).put(users::update_session).delete(users::delete_session))
+        .route("/roles", get(classes::find_roles).post(classes::create_role))
+        .route("/roles/{id}", get(classes::get_role).put(classes::update_role).delete(classes::delete_role))
+        .route("/schemas", get(schemas::list).post(schemas::create_from_body))
+        .route("/schemas/{class}", get(schemas::get).post(schemas::create).put(schemas::update).delete(schemas::delete))
+        .route("/batch", post(batch::batch))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError(Error::new(code::INVALID_JSON, "unknown route"))
+}
+
+fn int_param(req: &ParseRequest, name: &str) -> ApiResult<Option<i64>> {
+    match req.param(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| Error::invalid_query(format!("Invalid {name}: {n}")).into()),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| Error::invalid_query(format!("Invalid {name}: {s}")).into()),
+        Some(other) => Err(Error::invalid_query(format!("Invalid {name}: {other}")).into()),
+    }
+}
+
+fn list_param(req: &ParseRequest, name: &str) -> Option<String> {
+    match req.param(name)? {
+        Value::String(s) => Some(s),
+        Value::Array(a) => Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+        _ => None,
+    }
+}
+
+/// Query options from the URL (`where` as JSON text) or the SDK's body (`where` as an object).
+pub fn find_options(req: &ParseRequest) -> ApiResult<FindOptions> {
+    let where_ = match req.param("where") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(
+            serde_json::from_str(&s).map_err(|_| Error::invalid_json("where parameter is not valid JSON"))?,
+        ),
+        Some(v) => Some(v),
+    };
+    let count = match req.param("count") {
+        Some(Value::Bool(b)) => b,
+        Some(Value::Number(n)) => n.as_i64() == Some(1),
+        Some(Value::String(s)) => s == "1" || s == "true",
+        _ => false,
+    };
+    Ok(FindOptions {
+        where_,
+        order: list_param(req, "order"),
+        limit: int_param(req, "limit")?,
+        skip: int_param(req, "skip")?,
+        keys: list_param(req, "keys"),
+        exclude_keys: list_param(req, "excludeKeys"),
+        include: list_param(req, "include"),
+        count,
+    })
+}

@@ -1,0 +1,108 @@
+//! Starting and stopping the server: open the store, build the core, bind, serve until shutdown.
+
+use crate::app::{self, App};
+use crate::config::Config;
+use crate::keys;
+use ferrobase_core::config::CoreConfig;
+use ferrobase_core::rest::Core;
+use ferrobase_core::storage::Storage;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// `http://host:port<mount>`
+    pub url: String,
+    pub app_id: String,
+    pub master_key: String,
+    /// Keys generated on this start (print them once).
+    pub generated_keys: bool,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and closes the store cleanly.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server ends (after `stop`, or on a fatal error).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
+    let path: PathBuf = match config.database_uri.as_deref() {
+        None => config.data_dir.join("ferrobase.sqlite"),
+        Some(uri) if uri.starts_with("sqlite:") => {
+            let p = uri.trim_start_matches("sqlite:").trim_start_matches("//");
+            PathBuf::from(p)
+        }
+        Some(uri) if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") => {
+            return Err("MongoDB is not supported yet (--database-uri mongodb://…): use the embedded store".into())
+        }
+        Some(_) => return Err("--database-uri must be empty (embedded store) or sqlite:<path>".into()),
+    };
+    let store = ferrobase_sqlite::SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Opens everything and starts serving on `config.host:config.port` (0 = any free port).
+pub async fn start(config: Config) -> Result<Running, String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+    let keys = keys::resolve(&config.data_dir, config.app_id.clone(), config.master_key.clone())?;
+    let store = open_store(&config)?;
+    let core_config = CoreConfig {
+        app_id: keys.app_id.clone(),
+        allow_client_class_creation: config.allow_client_class_creation,
+        session_length_secs: config.session_length,
+        max_limit: config.max_limit,
+        max_batch_size: config.max_batch_size,
+        bcrypt_cost: config.bcrypt_cost,
+        ..CoreConfig::default()
+    };
+    let core = Core::new(core_config, store).await.map_err(|e| format!("cannot load the store: {e}"))?;
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mount = if config.mount_path == "/" { String::new() } else { config.mount_path.clone() };
+    let url = format!("http://{addr}{mount}");
+    let app = Arc::new(App {
+        core,
+        config,
+        master_key: keys.master_key.clone(),
+        started: Instant::now(),
+        inner: OnceLock::new(),
+    });
+    let router = app::build(app.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+        app.core.close().await;
+    });
+    Ok(Running {
+        addr,
+        url,
+        app_id: keys.app_id,
+        master_key: keys.master_key,
+        generated_keys: keys.generated,
+        shutdown: tx,
+        task,
+    })
+}
