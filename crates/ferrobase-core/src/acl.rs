@@ -6,16 +6,22 @@ use serde_json::Value;
 /// Validates an `ACL` value and returns its `(read, write)` principal lists.
 pub fn permissions(acl: &Value) -> Result<(Vec<String>, Vec<String>)> {
     let bad = |m: &str| Error::new(code::INVALID_ACL, m.to_string());
-    let o = acl.as_object().ok_or_else(|| bad("ACL must be an object"))?;
+    let o = acl
+        .as_object()
+        .ok_or_else(|| bad("ACL must be an object"))?;
     let mut read = Vec::new();
     let mut write = Vec::new();
     for (who, perms) in o {
         if who.is_empty() || (who.starts_with("role:") && who.len() == 5) {
             return Err(bad("invalid ACL principal"));
         }
-        let p = perms.as_object().ok_or_else(|| bad("invalid ACL permissions"))?;
+        let p = perms
+            .as_object()
+            .ok_or_else(|| bad("invalid ACL permissions"))?;
         for (k, v) in p {
-            let allowed = v.as_bool().ok_or_else(|| bad("ACL permissions must be booleans"))?;
+            let allowed = v
+                .as_bool()
+                .ok_or_else(|| bad("ACL permissions must be booleans"))?;
             match k.as_str() {
                 "read" if allowed => read.push(who.clone()),
                 "write" if allowed => write.push(who.clone()),
@@ -45,7 +51,8 @@ mod tests {
 
     #[test]
     fn acl_to_perms() -> Result<()> {
-        let (r, w) = permissions(&json!({"*": {"read": true}, "u1": {"read": true, "write": true}}))?;
+        let (r, w) =
+            permissions(&json!({"*": {"read": true}, "u1": {"read": true, "write": true}}))?;
         assert_eq!(r, vec!["*", "u1"]);
         assert_eq!(w, vec!["u1"]);
         assert!(permissions(&json!({"u": {"read": "yes"}})).is_err());

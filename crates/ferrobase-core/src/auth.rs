@@ -24,7 +24,10 @@ pub struct Auth {
 
 impl Auth {
     pub fn master() -> Auth {
-        Auth { master: true, ..Auth::default() }
+        Auth {
+            master: true,
+            ..Auth::default()
+        }
     }
 
     pub fn user_id(&self) -> Option<&str> {

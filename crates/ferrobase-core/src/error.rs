@@ -59,7 +59,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Error::Parse { code, message: message.into() }
+        Error::Parse {
+            code,
+            message: message.into(),
+        }
     }
     pub fn internal(cause: impl fmt::Display) -> Self {
         Error::Internal(cause.to_string())

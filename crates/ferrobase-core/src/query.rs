@@ -13,9 +13,20 @@ pub enum Scalar {
     String(String),
     /// Canonical ISO form (`YYYY-MM-DDTHH:MM:SS.mmmZ`), which orders correctly as text.
     Date(String),
-    Pointer { class: String, id: String },
+    Pointer {
+        class: String,
+        id: String,
+    },
     /// Objects, arrays, GeoPoints, Files, Bytes: compared as whole JSON values.
     Json(Value),
+}
+
+/// A query on another class inside a `where` (`$inQuery`, `$select`, …). The core runs it and
+/// replaces the condition by `In`/`Nin` before a store sees the filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubQuery {
+    pub class_name: String,
+    pub where_: Value,
 }
 
 /// A condition on one field (a dotted path into nested objects).
@@ -36,6 +47,18 @@ pub enum Cond {
     Regex(String),
     All(Vec<Scalar>),
     ContainedBy(Vec<Scalar>),
+    /// The field points to an object the sub-query finds (resolved by the core).
+    InQuery(SubQuery),
+    NotInQuery(SubQuery),
+    /// The field equals the `key` of an object the sub-query finds (resolved by the core).
+    Select {
+        query: SubQuery,
+        key: String,
+    },
+    DontSelect {
+        query: SubQuery,
+        key: String,
+    },
 }
 
 /// A filter over the objects of one class.
@@ -45,17 +68,27 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Nor(Vec<Filter>),
-    Field { path: String, cond: Cond },
+    Field {
+        path: String,
+        cond: Cond,
+    },
     /// Objects whose `_rperm` contains one of these principals, or that have no ACL.
     ReadableBy(Vec<String>),
     /// Objects whose `_wperm` contains one of these principals, or that have no ACL.
     WritableBy(Vec<String>),
     /// Objects related to `owner_id` through the relation field `field` of `owner_class`
     /// (rows of `_Join:<field>:<owner_class>` with `owningId = owner_id`).
-    RelatedTo { owner_class: String, owner_id: String, field: String },
+    RelatedTo {
+        owner_class: String,
+        owner_id: String,
+        field: String,
+    },
     /// Objects whose relation field `field` contains `related_id`
     /// (rows of `_Join:<field>:<this class>` with `relatedId = related_id`).
-    RelationContains { field: String, related_id: String },
+    RelationContains {
+        field: String,
+        related_id: String,
+    },
 }
 
 impl Filter {
@@ -75,7 +108,10 @@ impl Filter {
     }
 
     pub fn eq(path: &str, value: Scalar) -> Filter {
-        Filter::Field { path: path.to_string(), cond: Cond::Eq(value) }
+        Filter::Field {
+            path: path.to_string(),
+            cond: Cond::Eq(value),
+        }
     }
 
     pub fn object_id(id: &str) -> Filter {
@@ -100,7 +136,12 @@ pub struct StoreQuery {
 
 impl StoreQuery {
     pub fn filter(filter: Filter) -> StoreQuery {
-        StoreQuery { filter, order: Vec::new(), limit: None, skip: 0 }
+        StoreQuery {
+            filter,
+            order: Vec::new(),
+            limit: None,
+            skip: 0,
+        }
     }
 }
 
@@ -137,7 +178,11 @@ fn parse_where_object(obj: &Map<String, Value>, depth: usize) -> Result<Filter> 
                     .iter()
                     .map(|v| {
                         v.as_object()
-                            .ok_or_else(|| Error::invalid_query(format!("Bad {key} format - use an array of objects.")))
+                            .ok_or_else(|| {
+                                Error::invalid_query(format!(
+                                    "Bad {key} format - use an array of objects."
+                                ))
+                            })
                             .and_then(|o| parse_where_object(o, depth + 1))
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -149,7 +194,10 @@ fn parse_where_object(obj: &Map<String, Value>, depth: usize) -> Result<Filter> 
             }
             "$relatedTo" => parts.push(parse_related_to(value)?),
             k if !key_is_queryable(k) => {
-                return Err(Error::new(code::INVALID_KEY_NAME, format!("Invalid key name: {k}")))
+                return Err(Error::new(
+                    code::INVALID_KEY_NAME,
+                    format!("Invalid key name: {k}"),
+                ))
             }
             _ => parts.extend(parse_field(key, value)?),
         }
@@ -164,12 +212,19 @@ fn parse_where_object(obj: &Map<String, Value>, depth: usize) -> Result<Filter> 
 fn parse_related_to(v: &Value) -> Result<Filter> {
     let bad = || Error::invalid_query("bad $relatedTo: needs object (a Pointer) and key");
     let o = v.as_object().ok_or_else(bad)?;
-    let (class, id) = o.get("object").and_then(crate::types::as_pointer).ok_or_else(bad)?;
+    let (class, id) = o
+        .get("object")
+        .and_then(crate::types::as_pointer)
+        .ok_or_else(bad)?;
     let key = o.get("key").and_then(Value::as_str).ok_or_else(bad)?;
     if !crate::schema::field_name_is_valid(key) || !crate::schema::class_name_is_valid(class) {
         return Err(bad());
     }
-    Ok(Filter::RelatedTo { owner_class: class.to_string(), owner_id: id.to_string(), field: key.to_string() })
+    Ok(Filter::RelatedTo {
+        owner_class: class.to_string(),
+        owner_id: id.to_string(),
+        field: key.to_string(),
+    })
 }
 
 fn is_operator_object(v: &Value) -> bool {
@@ -178,16 +233,23 @@ fn is_operator_object(v: &Value) -> bool {
 }
 
 fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
-    let field = |cond| Filter::Field { path: path.to_string(), cond };
+    let field = |cond| Filter::Field {
+        path: path.to_string(),
+        cond,
+    };
     if !is_operator_object(value) {
         if let Some(o) = value.as_object() {
             if o.keys().any(|k| k.starts_with('$')) {
-                return Err(Error::invalid_query(format!("Invalid constraint on {path}: mixes operators and fields")));
+                return Err(Error::invalid_query(format!(
+                    "Invalid constraint on {path}: mixes operators and fields"
+                )));
             }
         }
         return Ok(vec![field(Cond::Eq(scalar(value)?))]);
     }
-    let ops = value.as_object().ok_or_else(|| Error::invalid_query("bad constraint"))?;
+    let ops = value
+        .as_object()
+        .ok_or_else(|| Error::invalid_query("bad constraint"))?;
     let mut out = Vec::new();
     let options = ops.get("$options").map(|o| {
         o.as_str()
@@ -220,6 +282,26 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
                 };
                 Cond::Regex(regex_pattern(pattern, flags)?)
             }
+            "$inQuery" => Cond::InQuery(sub_query(op, arg)?),
+            "$notInQuery" => Cond::NotInQuery(sub_query(op, arg)?),
+            "$select" | "$dontSelect" => {
+                let bad = || Error::invalid_query(format!("bad {op}: needs query and key"));
+                let o = arg.as_object().ok_or_else(bad)?;
+                let query = sub_query(op, o.get("query").ok_or_else(bad)?)?;
+                let key = o
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .ok_or_else(bad)?
+                    .to_string();
+                if !key_is_queryable(&key) {
+                    return Err(bad());
+                }
+                if op == "$select" {
+                    Cond::Select { query, key }
+                } else {
+                    Cond::DontSelect { query, key }
+                }
+            }
             "$options" => {
                 if !ops.contains_key("$regex") {
                     return Err(Error::invalid_query("$options needs $regex"));
@@ -235,10 +317,33 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
     Ok(out)
 }
 
+fn sub_query(op: &str, v: &Value) -> Result<SubQuery> {
+    let bad = || Error::invalid_query(format!("bad {op} value: needs className and where"));
+    let o = v.as_object().ok_or_else(bad)?;
+    let class_name = o.get("className").and_then(Value::as_str).ok_or_else(bad)?;
+    if !crate::schema::class_name_is_valid(class_name) {
+        return Err(bad());
+    }
+    let where_ = o
+        .get("where")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    // Validate now so that errors surface with the right code even if the class is empty.
+    parse_where(&where_)?;
+    Ok(SubQuery {
+        class_name: class_name.to_string(),
+        where_,
+    })
+}
+
 fn comparable(op: &str, v: &Value) -> Result<Scalar> {
     let s = scalar(v)?;
     match s {
-        Scalar::Number(_) | Scalar::String(_) | Scalar::Date(_) | Scalar::Bool(_) | Scalar::Pointer { .. } => Ok(s),
+        Scalar::Number(_)
+        | Scalar::String(_)
+        | Scalar::Date(_)
+        | Scalar::Bool(_)
+        | Scalar::Pointer { .. } => Ok(s),
         _ => Err(Error::invalid_query(format!("bad {op} value: {v}"))),
     }
 }
@@ -264,13 +369,19 @@ pub fn scalar(v: &Value) -> Result<Scalar> {
                     .get("iso")
                     .and_then(Value::as_str)
                     .ok_or_else(|| Error::invalid_query("Date needs an iso string"))?;
-                Scalar::Date(canonical_iso(iso).map_err(|_| Error::invalid_query(format!("invalid date: {iso}")))?)
+                Scalar::Date(
+                    canonical_iso(iso)
+                        .map_err(|_| Error::invalid_query(format!("invalid date: {iso}")))?,
+                )
             }
             Some("Pointer") => {
                 let class = o.get("className").and_then(Value::as_str);
                 let id = o.get("objectId").and_then(Value::as_str);
                 match (class, id) {
-                    (Some(c), Some(i)) => Scalar::Pointer { class: c.into(), id: i.into() },
+                    (Some(c), Some(i)) => Scalar::Pointer {
+                        class: c.into(),
+                        id: i.into(),
+                    },
                     _ => return Err(Error::invalid_query("Pointer needs className and objectId")),
                 }
             }
@@ -324,9 +435,15 @@ pub fn parse_order(order: &str) -> Result<Vec<SortKey>> {
                 p => p,
             };
             if !key_is_queryable(path) {
-                return Err(Error::new(code::INVALID_KEY_NAME, format!("Invalid field name: {path}.")));
+                return Err(Error::new(
+                    code::INVALID_KEY_NAME,
+                    format!("Invalid field name: {path}."),
+                ));
             }
-            Ok(SortKey { path: path.to_string(), descending })
+            Ok(SortKey {
+                path: path.to_string(),
+                descending,
+            })
         })
         .collect()
 }
@@ -343,8 +460,14 @@ mod tests {
             f,
             Filter::And(vec![
                 Filter::eq("a", Scalar::Number(1.into())),
-                Filter::Field { path: "b".into(), cond: Cond::Gt(Scalar::Number(2.into())) },
-                Filter::Field { path: "b".into(), cond: Cond::Lt(Scalar::Number(5.into())) },
+                Filter::Field {
+                    path: "b".into(),
+                    cond: Cond::Gt(Scalar::Number(2.into()))
+                },
+                Filter::Field {
+                    path: "b".into(),
+                    cond: Cond::Lt(Scalar::Number(5.into()))
+                },
             ])
         );
         Ok(())
@@ -352,11 +475,34 @@ mod tests {
 
     #[test]
     fn rejects_injection_and_bad_keys() {
-        assert_eq!(parse_where(&json!({"$where": "1"})).err().and_then(|e| e.code()), Some(105));
-        assert_eq!(parse_where(&json!({"_rperm": "x"})).err().and_then(|e| e.code()), Some(105));
-        assert_eq!(parse_where(&json!({"a": {"$function": 1}})).err().and_then(|e| e.code()), Some(102));
-        assert_eq!(parse_where(&json!({"a": {"$in": 3}})).err().and_then(|e| e.code()), Some(102));
-        assert_eq!(parse_where(&json!([1])).err().and_then(|e| e.code()), Some(107));
+        assert_eq!(
+            parse_where(&json!({"$where": "1"}))
+                .err()
+                .and_then(|e| e.code()),
+            Some(105)
+        );
+        assert_eq!(
+            parse_where(&json!({"_rperm": "x"}))
+                .err()
+                .and_then(|e| e.code()),
+            Some(105)
+        );
+        assert_eq!(
+            parse_where(&json!({"a": {"$function": 1}}))
+                .err()
+                .and_then(|e| e.code()),
+            Some(102)
+        );
+        assert_eq!(
+            parse_where(&json!({"a": {"$in": 3}}))
+                .err()
+                .and_then(|e| e.code()),
+            Some(102)
+        );
+        assert_eq!(
+            parse_where(&json!([1])).err().and_then(|e| e.code()),
+            Some(107)
+        );
         assert!(parse_where(&json!({"a": {"$regex": "("}})).is_err());
     }
 
@@ -369,13 +515,28 @@ mod tests {
 
     #[test]
     fn dates_and_pointers() -> Result<()> {
-        let f = parse_where(&json!({"d": {"$gte": {"__type": "Date", "iso": "2024-01-01T00:00:00Z"}}}))?;
+        let f = parse_where(
+            &json!({"d": {"$gte": {"__type": "Date", "iso": "2024-01-01T00:00:00Z"}}}),
+        )?;
         assert_eq!(
             f,
-            Filter::Field { path: "d".into(), cond: Cond::Gte(Scalar::Date("2024-01-01T00:00:00.000Z".into())) }
+            Filter::Field {
+                path: "d".into(),
+                cond: Cond::Gte(Scalar::Date("2024-01-01T00:00:00.000Z".into()))
+            }
         );
-        let p = parse_where(&json!({"o": {"__type": "Pointer", "className": "A", "objectId": "x"}}))?;
-        assert_eq!(p, Filter::eq("o", Scalar::Pointer { class: "A".into(), id: "x".into() }));
+        let p =
+            parse_where(&json!({"o": {"__type": "Pointer", "className": "A", "objectId": "x"}}))?;
+        assert_eq!(
+            p,
+            Filter::eq(
+                "o",
+                Scalar::Pointer {
+                    class: "A".into(),
+                    id: "x".into()
+                }
+            )
+        );
         Ok(())
     }
 

@@ -60,7 +60,12 @@ impl FieldType {
             o.get("targetClass")
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| Error::new(code::MISSING_OBJECT_ID, format!("type {t} needs a class name")))
+                .ok_or_else(|| {
+                    Error::new(
+                        code::MISSING_OBJECT_ID,
+                        format!("type {t} needs a class name"),
+                    )
+                })
         };
         Ok(match t {
             "String" => FieldType::String,
@@ -76,7 +81,12 @@ impl FieldType {
             "ACL" => FieldType::Acl,
             "Pointer" => FieldType::Pointer(target()?),
             "Relation" => FieldType::Relation(target()?),
-            _ => return Err(Error::new(code::INCORRECT_TYPE, format!("invalid field type: {t}"))),
+            _ => {
+                return Err(Error::new(
+                    code::INCORRECT_TYPE,
+                    format!("invalid field type: {t}"),
+                ))
+            }
         })
     }
 
@@ -101,7 +111,9 @@ impl FieldType {
                                 .and_then(|a| a.first())
                                 .and_then(|p| p.get("className"))
                                 .and_then(Value::as_str)
-                                .ok_or_else(|| Error::new(code::INVALID_JSON, "relation op needs objects"))?;
+                                .ok_or_else(|| {
+                                    Error::new(code::INVALID_JSON, "relation op needs objects")
+                                })?;
                             Some(FieldType::Relation(target.to_string()))
                         }
                         "Batch" => {
@@ -133,11 +145,17 @@ impl FieldType {
                         FieldType::Pointer(t.to_string())
                     }
                     Some("Relation") => {
-                        let t = o.get("className").and_then(Value::as_str).unwrap_or_default();
+                        let t = o
+                            .get("className")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
                         FieldType::Relation(t.to_string())
                     }
                     Some(other) => {
-                        return Err(Error::new(code::INCORRECT_TYPE, format!("invalid type: {other}")))
+                        return Err(Error::new(
+                            code::INCORRECT_TYPE,
+                            format!("invalid type: {other}"),
+                        ))
                     }
                     None => FieldType::Object,
                 }
@@ -261,21 +279,30 @@ impl ClassSchema {
             .filter(|(k, _)| !(self.class_name == "_User" && k.as_str() == "password"))
             .map(|(k, t)| (k.clone(), t.to_json()))
             .collect();
-        let mut indexes = Map::new();
-        indexes.insert("_id_".into(), json!({"_id": 1}));
-        for (k, v) in &self.indexes {
-            indexes.insert(k.clone(), v.clone());
-        }
-        json!({
+        let mut out = json!({
             "className": self.class_name,
             "fields": fields,
             "classLevelPermissions": self.clp,
-            "indexes": indexes,
-        })
+        });
+        // As Parse Server: `indexes` appears once the class has indexes of its own.
+        if !self.indexes.is_empty() {
+            let mut indexes = Map::new();
+            indexes.insert("_id_".into(), json!({"_id": 1}));
+            for (k, v) in &self.indexes {
+                indexes.insert(k.clone(), v.clone());
+            }
+            out["indexes"] = Value::Object(indexes);
+        }
+        out
     }
 
     /// The stored form: everything needed to rebuild the schema (also used by the MongoDB `_SCHEMA`).
-    pub fn from_stored(class_name: &str, fields: &Map<String, Value>, clp: Option<&Value>, indexes: Option<&Map<String, Value>>) -> Result<ClassSchema> {
+    pub fn from_stored(
+        class_name: &str,
+        fields: &Map<String, Value>,
+        clp: Option<&Value>,
+        indexes: Option<&Map<String, Value>>,
+    ) -> Result<ClassSchema> {
         let mut s = ClassSchema::new(class_name);
         for (k, v) in fields {
             s.fields.insert(k.clone(), FieldType::from_json(v)?);
@@ -333,13 +360,19 @@ mod tests {
     #[test]
     fn value_types() -> Result<()> {
         assert_eq!(FieldType::of_value(&json!(1))?, Some(FieldType::Number));
-        assert_eq!(FieldType::of_value(&json!({"__op": "Increment", "amount": 1}))?, Some(FieldType::Number));
+        assert_eq!(
+            FieldType::of_value(&json!({"__op": "Increment", "amount": 1}))?,
+            Some(FieldType::Number)
+        );
         assert_eq!(FieldType::of_value(&json!({"__op": "Delete"}))?, None);
         assert_eq!(
             FieldType::of_value(&json!({"__type": "Pointer", "className": "A", "objectId": "x"}))?,
             Some(FieldType::Pointer("A".into()))
         );
-        assert_eq!(FieldType::of_value(&json!({"a": 1}))?, Some(FieldType::Object));
+        assert_eq!(
+            FieldType::of_value(&json!({"a": 1}))?,
+            Some(FieldType::Object)
+        );
         assert!(FieldType::of_value(&json!({"__op": "Explode"})).is_err());
         Ok(())
     }

@@ -29,14 +29,25 @@ pub trait Storage: Send + Sync + 'static {
     /// Drops a class with its data and schema.
     async fn delete_class(&self, class: &str) -> Result<()>;
 
-    async fn find(&self, schema: &ClassSchema, query: &StoreQuery, tx: Option<TxId>) -> Result<Vec<Object>>;
+    async fn find(
+        &self,
+        schema: &ClassSchema,
+        query: &StoreQuery,
+        tx: Option<TxId>,
+    ) -> Result<Vec<Object>>;
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64>;
     /// Inserts a new object. A unique-index violation is error 137.
     async fn insert(&self, schema: &ClassSchema, object: Object, tx: Option<TxId>) -> Result<()>;
     /// Atomically applies `updates` to the one object matching `filter` (which names its objectId)
     /// and returns it as stored afterwards, or `None` if nothing matched. Relation ops write the
     /// join table `_Join:<field>:<class>`.
-    async fn update(&self, schema: &ClassSchema, filter: &Filter, updates: &Updates, tx: Option<TxId>) -> Result<Option<Object>>;
+    async fn update(
+        &self,
+        schema: &ClassSchema,
+        filter: &Filter,
+        updates: &Updates,
+        tx: Option<TxId>,
+    ) -> Result<Option<Object>>;
     /// Deletes the objects matching `filter`; returns how many.
     async fn delete(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64>;
     /// Removes a field's values from every object of a class (the schema API's field delete).

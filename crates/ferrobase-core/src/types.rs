@@ -94,7 +94,11 @@ pub fn as_pointer(v: &Value) -> Option<(&str, &str)> {
 
 /// Whether a string is a valid objectId for lookups (we accept any id the client could have made).
 pub fn valid_object_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

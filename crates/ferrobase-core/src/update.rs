@@ -24,7 +24,10 @@ impl UpdateOp {
     pub fn echoes_result(&self) -> bool {
         matches!(
             self,
-            UpdateOp::Increment(_) | UpdateOp::Add(_) | UpdateOp::AddUnique(_) | UpdateOp::Remove(_)
+            UpdateOp::Increment(_)
+                | UpdateOp::Add(_)
+                | UpdateOp::AddUnique(_)
+                | UpdateOp::Remove(_)
         )
     }
 
@@ -59,7 +62,10 @@ pub fn parse_op(value: &Value) -> Result<UpdateOp> {
                 None => Number::from(1),
                 Some(Value::Number(n)) => n.clone(),
                 Some(_) => {
-                    return Err(Error::new(code::INVALID_JSON, "Increment amount must be a number"))
+                    return Err(Error::new(
+                        code::INVALID_JSON,
+                        "Increment amount must be a number",
+                    ))
                 }
             };
             UpdateOp::Increment(amount)
@@ -73,7 +79,9 @@ pub fn parse_op(value: &Value) -> Result<UpdateOp> {
                 .map(|p| {
                     crate::types::as_pointer(p)
                         .map(|(c, i)| (c.to_string(), i.to_string()))
-                        .ok_or_else(|| Error::new(code::INVALID_POINTER, "relation objects must be pointers"))
+                        .ok_or_else(|| {
+                            Error::new(code::INVALID_POINTER, "relation objects must be pointers")
+                        })
                 })
                 .collect::<Result<Vec<_>>>()?;
             if op == "AddRelation" {
@@ -114,7 +122,10 @@ fn parent_mut<'a>(obj: &'a mut Object, path: &'a str) -> Result<(&'a mut Object,
             *entry = Value::Object(Object::new());
         }
         cur = entry.as_object_mut().ok_or_else(|| {
-            Error::new(code::INCORRECT_TYPE, format!("cannot set {path}: {p} is not an object"))
+            Error::new(
+                code::INCORRECT_TYPE,
+                format!("cannot set {path}: {p} is not an object"),
+            )
         })?;
     }
     Ok((cur, last))
@@ -211,21 +222,39 @@ mod tests {
     fn ops_apply() -> Result<()> {
         let mut o = obj(json!({"n": 1, "tags": ["a"], "gone": 1}));
         let ups: Updates = vec![
-            ("n".into(), parse_op(&json!({"__op": "Increment", "amount": 2}))?),
-            ("tags".into(), parse_op(&json!({"__op": "AddUnique", "objects": ["a", "b"]}))?),
+            (
+                "n".into(),
+                parse_op(&json!({"__op": "Increment", "amount": 2}))?,
+            ),
+            (
+                "tags".into(),
+                parse_op(&json!({"__op": "AddUnique", "objects": ["a", "b"]}))?,
+            ),
             ("gone".into(), parse_op(&json!({"__op": "Delete"}))?),
-            ("meta.count".into(), parse_op(&json!({"__op": "Increment"}))?),
-            ("list".into(), parse_op(&json!({"__op": "Add", "objects": [1, 1]}))?),
+            (
+                "meta.count".into(),
+                parse_op(&json!({"__op": "Increment"}))?,
+            ),
+            (
+                "list".into(),
+                parse_op(&json!({"__op": "Add", "objects": [1, 1]}))?,
+            ),
         ];
         apply(&mut o, &ups)?;
-        assert_eq!(Value::Object(o), json!({"n": 3, "tags": ["a", "b"], "meta": {"count": 1}, "list": [1, 1]}));
+        assert_eq!(
+            Value::Object(o),
+            json!({"n": 3, "tags": ["a", "b"], "meta": {"count": 1}, "list": [1, 1]})
+        );
         Ok(())
     }
 
     #[test]
     fn remove_and_errors() -> Result<()> {
         let mut o = obj(json!({"l": [1, 2, 1, 3], "s": "x"}));
-        apply(&mut o, &vec![("l".into(), UpdateOp::Remove(vec![json!(1)]))])?;
+        apply(
+            &mut o,
+            &vec![("l".into(), UpdateOp::Remove(vec![json!(1)]))],
+        )?;
         assert_eq!(o["l"], json!([2, 3]));
         assert!(apply(&mut o, &vec![("s".into(), UpdateOp::Increment(1.into()))]).is_err());
         assert!(parse_op(&json!({"__op": "Bogus"})).is_err());

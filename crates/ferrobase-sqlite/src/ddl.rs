@@ -12,8 +12,16 @@ fn builtin_indexes(class: &str) -> &'static [(&'static str, &'static str, bool)]
         "_User" => &[
             ("username", "json_extract(data,'$.username')", false),
             ("email", "json_extract(data,'$.email')", false),
-            ("username_unique_ci", "lower(json_extract(data,'$.username'))", true),
-            ("email_unique_ci", "lower(json_extract(data,'$.email'))", true),
+            (
+                "username_unique_ci",
+                "lower(json_extract(data,'$.username'))",
+                true,
+            ),
+            (
+                "email_unique_ci",
+                "lower(json_extract(data,'$.email'))",
+                true,
+            ),
         ],
         "_Session" => &[
             ("session_token", "json_extract(data,'$.sessionToken')", true),
@@ -45,7 +53,7 @@ pub fn ensure_class(conn: &Connection, schema: &ClassSchema) -> rusqlite::Result
     let class = &schema.class_name;
     let t = ident(class);
     conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {t} (objectId TEXT PRIMARY KEY NOT NULL, createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, _rperm TEXT, _wperm TEXT, data TEXT NOT NULL) WITHOUT ROWID;
+        "CREATE TABLE IF NOT EXISTS {t} (objectId TEXT PRIMARY KEY NOT NULL, createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL, _rperm TEXT, _wperm TEXT, data TEXT NOT NULL);
          CREATE INDEX IF NOT EXISTS {} ON {t} (createdAt);
          CREATE INDEX IF NOT EXISTS {} ON {t} (updatedAt);",
         index_name(class, "createdAt"),
@@ -53,11 +61,16 @@ pub fn ensure_class(conn: &Connection, schema: &ClassSchema) -> rusqlite::Result
     ))?;
     for (name, expr, unique) in builtin_indexes(class) {
         let u = if *unique { "UNIQUE " } else { "" };
-        conn.execute_batch(&format!("CREATE {u}INDEX IF NOT EXISTS {} ON {t} ({expr})", index_name(class, name)))?;
+        conn.execute_batch(&format!(
+            "CREATE {u}INDEX IF NOT EXISTS {} ON {t} ({expr})",
+            index_name(class, name)
+        ))?;
     }
     let mut wanted = Vec::new();
     for (name, spec) in &schema.indexes {
-        let Some(keys) = spec.as_object() else { continue };
+        let Some(keys) = spec.as_object() else {
+            continue;
+        };
         let mut cols = Vec::new();
         for (k, dir) in keys {
             if dir.is_string() {
@@ -68,18 +81,30 @@ pub fn ensure_class(conn: &Connection, schema: &ClassSchema) -> rusqlite::Result
                 cols.clear();
                 break;
             };
-            cols.push(format!("{e} {}", if dir.as_i64() == Some(-1) { "DESC" } else { "ASC" }));
+            cols.push(format!(
+                "{e} {}",
+                if dir.as_i64() == Some(-1) {
+                    "DESC"
+                } else {
+                    "ASC"
+                }
+            ));
         }
         if cols.is_empty() {
             continue;
         }
         let full = format!("{class}:idx:user:{name}");
-        conn.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {} ON {t} ({})", ident(&full), cols.join(", ")))?;
+        conn.execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {t} ({})",
+            ident(&full),
+            cols.join(", ")
+        ))?;
         wanted.push(full);
     }
     let prefix = format!("{class}:idx:user:");
     let existing: Vec<String> = {
-        let mut st = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1")?;
+        let mut st =
+            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1")?;
         let rows = st.query_map([class], |r| r.get::<_, String>(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };

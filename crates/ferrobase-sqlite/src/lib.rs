@@ -32,7 +32,10 @@ const READERS: usize = 4;
 fn sql_err(e: rusqlite::Error) -> Error {
     if let rusqlite::Error::SqliteFailure(f, _) = &e {
         if f.code == rusqlite::ErrorCode::ConstraintViolation {
-            return Error::new(code::DUPLICATE_VALUE, "A duplicate value for a field with unique values was provided");
+            return Error::new(
+                code::DUPLICATE_VALUE,
+                "A duplicate value for a field with unique values was provided",
+            );
         }
     }
     Error::internal(e)
@@ -45,11 +48,18 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
         2,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
-            let re: Arc<regex::Regex> = ctx.get_or_create_aux(0, |v| -> std::result::Result<_, Box<dyn std::error::Error + Send + Sync>> {
-                Ok(regex::RegexBuilder::new(v.as_str()?).size_limit(1 << 20).build()?)
-            })?;
+            let re: Arc<regex::Regex> = ctx.get_or_create_aux(
+                0,
+                |v| -> std::result::Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(regex::RegexBuilder::new(v.as_str()?)
+                        .size_limit(1 << 20)
+                        .build()?)
+                },
+            )?;
             Ok(match ctx.get_raw(1) {
-                ValueRef::Text(t) => std::str::from_utf8(t).map(|s| re.is_match(s)).unwrap_or(false),
+                ValueRef::Text(t) => std::str::from_utf8(t)
+                    .map(|s| re.is_match(s))
+                    .unwrap_or(false),
                 _ => false,
             })
         },
@@ -58,14 +68,21 @@ fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
 
 fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     if !read_only {
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+        )?;
     }
     conn.execute_batch("PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;")?;
     conn.set_prepared_statement_cache_capacity(256);
@@ -81,12 +98,18 @@ struct Readers {
 
 impl Readers {
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut guard = self.conns.lock().map_err(|_| Error::internal("reader pool poisoned"))?;
+        let mut guard = self
+            .conns
+            .lock()
+            .map_err(|_| Error::internal("reader pool poisoned"))?;
         let conn = loop {
             if let Some(c) = guard.pop() {
                 break c;
             }
-            guard = self.available.wait(guard).map_err(|_| Error::internal("reader pool poisoned"))?;
+            guard = self
+                .available
+                .wait(guard)
+                .map_err(|_| Error::internal("reader pool poisoned"))?;
         };
         drop(guard);
         let r = f(&conn);
@@ -124,7 +147,10 @@ impl SqliteStore {
             .map_err(Error::internal)?;
         Ok(SqliteStore {
             path,
-            readers: Arc::new(Readers { conns: Mutex::new(readers), available: Condvar::new() }),
+            readers: Arc::new(Readers {
+                conns: Mutex::new(readers),
+                available: Condvar::new(),
+            }),
             writer: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             next_tx: AtomicU64::new(1),
@@ -136,14 +162,25 @@ impl SqliteStore {
     }
 
     fn send(&self, msg: Msg) -> Result<()> {
-        let guard = self.writer.lock().map_err(|_| Error::internal("writer poisoned"))?;
-        let sender = guard.as_ref().ok_or_else(|| Error::internal("store is closed"))?;
-        sender.send(msg).map_err(|_| Error::internal("store writer has stopped"))
+        let guard = self
+            .writer
+            .lock()
+            .map_err(|_| Error::internal("writer poisoned"))?;
+        let sender = guard
+            .as_ref()
+            .ok_or_else(|| Error::internal("store is closed"))?;
+        sender
+            .send(msg)
+            .map_err(|_| Error::internal("store writer has stopped"))
     }
 
     /// Runs `f` on the writer connection (inside the group commit, or inside transaction `tx`) and
     /// answers once its commit is durable.
-    async fn write<T: Send + 'static>(&self, tx: Option<TxId>, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn write<T: Send + 'static>(
+        &self,
+        tx: Option<TxId>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |conn| {
             let result = conn.and_then(f);
@@ -157,11 +194,17 @@ impl SqliteStore {
             (ok, done)
         });
         self.send(Msg::Job { tx, job })?;
-        answer.await.map_err(|_| Error::internal("store writer dropped a request"))?
+        answer
+            .await
+            .map_err(|_| Error::internal("store writer dropped a request"))?
     }
 
     /// Runs a read on a reader connection, or on the writer inside a transaction (to see its writes).
-    async fn read<T: Send + 'static>(&self, tx: Option<TxId>, f: impl FnOnce(&Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn read<T: Send + 'static>(
+        &self,
+        tx: Option<TxId>,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         if tx.is_some() {
             return self.write(tx, f).await;
         }
@@ -230,7 +273,9 @@ impl Storage for SqliteStore {
 
     async fn load_schemas(&self) -> Result<Vec<ClassSchema>> {
         self.read(None, |conn| {
-            let mut st = conn.prepare("SELECT className, schema FROM _SCHEMA").map_err(sql_err)?;
+            let mut st = conn
+                .prepare("SELECT className, schema FROM _SCHEMA")
+                .map_err(sql_err)?;
             let rows = st
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .map_err(sql_err)?;
@@ -238,7 +283,11 @@ impl Storage for SqliteStore {
             for row in rows {
                 let (class, json) = row.map_err(sql_err)?;
                 let v: Value = serde_json::from_str(&json).map_err(Error::internal)?;
-                let fields = v.get("fields").and_then(Value::as_object).cloned().unwrap_or_default();
+                let fields = v
+                    .get("fields")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 out.push(ClassSchema::from_stored(
                     &class,
                     &fields,
@@ -254,8 +303,11 @@ impl Storage for SqliteStore {
     async fn save_schema(&self, schema: &ClassSchema, tx: Option<TxId>) -> Result<()> {
         let schema = schema.clone();
         self.write(tx, move |conn| {
-            let fields: serde_json::Map<String, Value> =
-                schema.fields.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
+            let fields: serde_json::Map<String, Value> = schema
+                .fields
+                .iter()
+                .map(|(k, t)| (k.clone(), t.to_json()))
+                .collect();
             let stored = serde_json::json!({
                 "fields": fields,
                 "classLevelPermissions": schema.clp,
@@ -273,20 +325,34 @@ impl Storage for SqliteStore {
 
     async fn delete_class(&self, class: &str) -> Result<()> {
         let class = class.to_string();
-        self.write(None, move |conn| ddl::drop_class(conn, &class).map_err(sql_err)).await
+        self.write(None, move |conn| {
+            ddl::drop_class(conn, &class).map_err(sql_err)
+        })
+        .await
     }
 
-    async fn find(&self, schema: &ClassSchema, query: &StoreQuery, tx: Option<TxId>) -> Result<Vec<Object>> {
+    async fn find(
+        &self,
+        schema: &ClassSchema,
+        query: &StoreQuery,
+        tx: Option<TxId>,
+    ) -> Result<Vec<Object>> {
         let s = select_sql(schema, query);
         self.read(tx, move |conn| query_objects(conn, &s)).await
     }
 
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
         let mut s = sql::where_clause(schema, filter);
-        s.text = format!("SELECT count(*) FROM {} WHERE {}", ident(&schema.class_name), s.text);
+        s.text = format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            ident(&schema.class_name),
+            s.text
+        );
         self.read(tx, move |conn| {
             let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
-            let n: i64 = st.query_row(params_from_iter(s.params.iter()), |r| r.get(0)).map_err(sql_err)?;
+            let n: i64 = st
+                .query_row(params_from_iter(s.params.iter()), |r| r.get(0))
+                .map_err(sql_err)?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
@@ -294,7 +360,11 @@ impl Storage for SqliteStore {
 
     async fn insert(&self, schema: &ClassSchema, object: Object, tx: Option<TxId>) -> Result<()> {
         let row = rows::to_row(object)?;
-        let stmt = format!("INSERT INTO {} ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", ident(&schema.class_name), rows::COLUMNS);
+        let stmt = format!(
+            "INSERT INTO {} ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            ident(&schema.class_name),
+            rows::COLUMNS
+        );
         self.write(tx, move |conn| {
             let mut st = conn.prepare_cached(&stmt).map_err(sql_err)?;
             st.execute(params_from_iter(row.iter())).map_err(sql_err)?;
@@ -303,7 +373,13 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn update(&self, schema: &ClassSchema, filter: &Filter, updates: &Updates, tx: Option<TxId>) -> Result<Option<Object>> {
+    async fn update(
+        &self,
+        schema: &ClassSchema,
+        filter: &Filter,
+        updates: &Updates,
+        tx: Option<TxId>,
+    ) -> Result<Option<Object>> {
         let mut q = StoreQuery::filter(filter.clone());
         q.limit = Some(1);
         let select = select_sql(schema, &q);
@@ -331,14 +407,19 @@ impl Storage for SqliteStore {
         s.text = format!("DELETE FROM {} WHERE {}", ident(&schema.class_name), s.text);
         self.write(tx, move |conn| {
             let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
-            let n = st.execute(params_from_iter(s.params.iter())).map_err(sql_err)?;
+            let n = st
+                .execute(params_from_iter(s.params.iter()))
+                .map_err(sql_err)?;
             Ok(n as u64)
         })
         .await
     }
 
     async fn delete_field(&self, schema: &ClassSchema, field: &str) -> Result<()> {
-        let stmt = format!("UPDATE {} SET data = json_remove(data, ?1)", ident(&schema.class_name));
+        let stmt = format!(
+            "UPDATE {} SET data = json_remove(data, ?1)",
+            ident(&schema.class_name)
+        );
         let path = format!("$.\"{}\"", field.replace('"', ""));
         self.write(None, move |conn| {
             conn.execute(&stmt, [path]).map_err(sql_err)?;
@@ -360,20 +441,34 @@ impl Storage for SqliteStore {
         let tx = TxId(self.next_tx.fetch_add(1, Ordering::Relaxed));
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.send(Msg::Begin { tx, reply })?;
-        answer.await.map_err(|_| Error::internal("store writer dropped a request"))??;
+        answer
+            .await
+            .map_err(|_| Error::internal("store writer dropped a request"))??;
         Ok(tx)
     }
 
     async fn commit(&self, tx: TxId) -> Result<()> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(Msg::End { tx, commit: true, reply })?;
-        answer.await.map_err(|_| Error::internal("store writer dropped a request"))?
+        self.send(Msg::End {
+            tx,
+            commit: true,
+            reply,
+        })?;
+        answer
+            .await
+            .map_err(|_| Error::internal("store writer dropped a request"))?
     }
 
     async fn rollback(&self, tx: TxId) -> Result<()> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(Msg::End { tx, commit: false, reply })?;
-        answer.await.map_err(|_| Error::internal("store writer dropped a request"))?
+        self.send(Msg::End {
+            tx,
+            commit: false,
+            reply,
+        })?;
+        answer
+            .await
+            .map_err(|_| Error::internal("store writer dropped a request"))?
     }
 
     async fn close(&self) {

@@ -18,7 +18,14 @@ pub fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Object>> {
     Ok(assemble(id, created, updated, rperm, wperm, &data))
 }
 
-fn assemble(id: String, created: String, updated: String, rperm: Option<String>, wperm: Option<String>, data: &str) -> Result<Object> {
+fn assemble(
+    id: String,
+    created: String,
+    updated: String,
+    rperm: Option<String>,
+    wperm: Option<String>,
+    data: &str,
+) -> Result<Object> {
     let mut obj: Object = serde_json::from_str(data).map_err(Error::internal)?;
     obj.insert("objectId".into(), Value::String(id));
     obj.insert("createdAt".into(), Value::String(created));

@@ -15,9 +15,19 @@ pub type Done = Box<dyn FnOnce(Option<Error>) + Send>;
 pub type Job = Box<dyn FnOnce(Result<&Connection>) -> (bool, Done) + Send>;
 
 pub enum Msg {
-    Job { tx: Option<TxId>, job: Job },
-    Begin { tx: TxId, reply: tokio::sync::oneshot::Sender<Result<()>> },
-    End { tx: TxId, commit: bool, reply: tokio::sync::oneshot::Sender<Result<()>> },
+    Job {
+        tx: Option<TxId>,
+        job: Job,
+    },
+    Begin {
+        tx: TxId,
+        reply: tokio::sync::oneshot::Sender<Result<()>>,
+    },
+    End {
+        tx: TxId,
+        commit: bool,
+        reply: tokio::sync::oneshot::Sender<Result<()>>,
+    },
     Close,
 }
 
@@ -47,7 +57,11 @@ impl Writer {
             return done;
         }
         let (ok, done) = job(Ok(&self.conn));
-        let end = if ok { "RELEASE w" } else { "ROLLBACK TO w; RELEASE w" };
+        let end = if ok {
+            "RELEASE w"
+        } else {
+            "ROLLBACK TO w; RELEASE w"
+        };
         if let Err(e) = self.conn.execute_batch(end) {
             tracing::error!(error = %e, "savepoint end failed");
         }
@@ -125,22 +139,35 @@ impl Writer {
 
 /// Runs the writer loop until `Close` (or every sender is gone).
 pub fn run(conn: Connection, rx: Receiver<Msg>) {
-    let mut w = Writer { conn, rx, deferred: VecDeque::new() };
+    let mut w = Writer {
+        conn,
+        rx,
+        deferred: VecDeque::new(),
+    };
     while let Some(msg) = w.next() {
         match msg {
             Msg::Job { tx: None, job } => w.group(job),
             Msg::Job { tx: Some(_), job } => {
-                let (_, done) = job(Err(Error::new(ferrobase_core::error::code::INTERNAL, "transaction is no longer open")));
+                let (_, done) = job(Err(Error::new(
+                    ferrobase_core::error::code::INTERNAL,
+                    "transaction is no longer open",
+                )));
                 done(None);
             }
             Msg::Begin { tx, reply } => w.transaction(tx, reply),
             Msg::End { reply, .. } => {
-                let _ = reply.send(Err(Error::new(ferrobase_core::error::code::INTERNAL, "transaction is no longer open")));
+                let _ = reply.send(Err(Error::new(
+                    ferrobase_core::error::code::INTERNAL,
+                    "transaction is no longer open",
+                )));
             }
             Msg::Close => break,
         }
     }
-    if let Err(e) = w.conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);") {
+    if let Err(e) = w
+        .conn
+        .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")
+    {
         tracing::warn!(error = %e, "checkpoint on close failed");
     }
 }

@@ -107,10 +107,16 @@ impl std::fmt::Debug for Config {
             .field("port", &self.port)
             .field("mount_path", &self.mount_path)
             .field("app_id", &self.app_id)
-            .field("master_key", &self.master_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("master_key_ips", &self.master_key_ips)
             .field("data_dir", &self.data_dir)
-            .field("database_uri", &self.database_uri.as_ref().map(|_| "<redacted>"))
+            .field(
+                "database_uri",
+                &self.database_uri.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +129,10 @@ impl Default for Config {
             mount_path: "/parse".into(),
             app_id: None,
             master_key: None,
-            master_key_ips: vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])],
+            master_key_ips: vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+            ],
             data_dir: PathBuf::from("./ferrobase-data"),
             database_uri: None,
             log_format: "pretty".into(),
@@ -142,8 +151,10 @@ impl Config {
     pub fn resolve(args: ServeArgs) -> Result<Config, String> {
         let file = match &args.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                toml::from_str::<FileConfig>(&text).map_err(|e| format!("invalid config file {}: {e}", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| format!("invalid config file {}: {e}", p.display()))?
             }
             None => FileConfig::default(),
         };
@@ -157,9 +168,14 @@ impl Config {
         }
         let log_format = args.log_format.or(file.log_format).unwrap_or(d.log_format);
         if log_format != "pretty" && log_format != "json" {
-            return Err(format!("--log-format must be pretty or json, not {log_format}"));
+            return Err(format!(
+                "--log-format must be pretty or json, not {log_format}"
+            ));
         }
-        let bcrypt_cost = args.bcrypt_cost.or(file.bcrypt_cost).unwrap_or(d.bcrypt_cost);
+        let bcrypt_cost = args
+            .bcrypt_cost
+            .or(file.bcrypt_cost)
+            .unwrap_or(d.bcrypt_cost);
         if !(4..=31).contains(&bcrypt_cost) {
             return Err("--bcrypt-cost must be between 4 and 31".into());
         }
@@ -169,18 +185,33 @@ impl Config {
             mount_path: mount,
             app_id: args.app_id.or(file.app_id),
             master_key: args.master_key.or(file.master_key),
-            master_key_ips: args.master_key_ips.or(file.master_key_ips).unwrap_or(d.master_key_ips),
+            master_key_ips: args
+                .master_key_ips
+                .or(file.master_key_ips)
+                .unwrap_or(d.master_key_ips),
             data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
-            database_uri: args.database_uri.or(file.database_uri).filter(|s| !s.is_empty()),
+            database_uri: args
+                .database_uri
+                .or(file.database_uri)
+                .filter(|s| !s.is_empty()),
             log_format,
             allow_client_class_creation: args
                 .allow_client_class_creation
                 .or(file.allow_client_class_creation)
                 .unwrap_or(d.allow_client_class_creation),
-            max_body_size: args.max_body_size.or(file.max_body_size).unwrap_or(d.max_body_size),
-            max_batch_size: args.max_batch_size.or(file.max_batch_size).unwrap_or(d.max_batch_size),
+            max_body_size: args
+                .max_body_size
+                .or(file.max_body_size)
+                .unwrap_or(d.max_body_size),
+            max_batch_size: args
+                .max_batch_size
+                .or(file.max_batch_size)
+                .unwrap_or(d.max_batch_size),
             max_limit: args.max_limit.or(file.max_limit),
-            session_length: args.session_length.or(file.session_length).unwrap_or(d.session_length),
+            session_length: args
+                .session_length
+                .or(file.session_length)
+                .unwrap_or(d.session_length),
             bcrypt_cost,
         })
     }
@@ -195,8 +226,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ferrobase-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let file = dir.join("f.toml");
-        std::fs::write(&file, "port = 4000\nmount_path = \"api/\"\nhost = \"0.0.0.0\"\n").map_err(|e| e.to_string())?;
-        let args = ServeArgs { config: Some(file), port: Some(5000), ..ServeArgs::default() };
+        std::fs::write(
+            &file,
+            "port = 4000\nmount_path = \"api/\"\nhost = \"0.0.0.0\"\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let args = ServeArgs {
+            config: Some(file),
+            port: Some(5000),
+            ..ServeArgs::default()
+        };
         let c = Config::resolve(args)?;
         assert_eq!(c.port, 5000);
         assert_eq!(c.host, "0.0.0.0");
@@ -208,7 +247,10 @@ mod tests {
 
     #[test]
     fn debug_redacts_secrets() -> Result<(), String> {
-        let args = ServeArgs { master_key: Some("secret".into()), ..ServeArgs::default() };
+        let args = ServeArgs {
+            master_key: Some("secret".into()),
+            ..ServeArgs::default()
+        };
         let c = Config::resolve(args)?;
         assert!(!format!("{c:?}").contains("secret"));
         Ok(())

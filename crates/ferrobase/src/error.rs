@@ -31,10 +31,14 @@ pub fn status_and_body(e: &Error) -> (StatusCode, serde_json::Value) {
         Error::Unauthorized => (StatusCode::FORBIDDEN, json!({"error": "unauthorized"})),
         Error::Forbidden(m) => (StatusCode::FORBIDDEN, json!({"error": m})),
         Error::BadJson(m) => (StatusCode::BAD_REQUEST, json!({"error": m})),
-        Error::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, json!({"error": "request entity too large"})),
-        Error::TransactionFailed { code: c, message } => {
-            (StatusCode::INTERNAL_SERVER_ERROR, json!({"code": c, "message": message}))
-        }
+        Error::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"error": "request entity too large"}),
+        ),
+        Error::TransactionFailed { code: c, message } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"code": c, "message": message}),
+        ),
         Error::Internal(cause) => {
             tracing::error!(%cause, "internal error");
             (

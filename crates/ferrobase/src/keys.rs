@@ -19,13 +19,24 @@ pub struct ResolvedKeys {
     pub generated: bool,
 }
 
-pub fn resolve(data_dir: &Path, app_id: Option<String>, master_key: Option<String>) -> Result<ResolvedKeys, String> {
+pub fn resolve(
+    data_dir: &Path,
+    app_id: Option<String>,
+    master_key: Option<String>,
+) -> Result<ResolvedKeys, String> {
     if let (Some(a), Some(m)) = (&app_id, &master_key) {
-        return Ok(ResolvedKeys { app_id: a.clone(), master_key: m.clone(), generated: false });
+        return Ok(ResolvedKeys {
+            app_id: a.clone(),
+            master_key: m.clone(),
+            generated: false,
+        });
     }
     let file = data_dir.join("keys.json");
     let stored: Option<Keys> = match std::fs::read_to_string(&file) {
-        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| format!("{} is not valid: {e}", file.display()))?),
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not valid: {e}", file.display()))?,
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
@@ -36,7 +47,10 @@ pub fn resolve(data_dir: &Path, app_id: Option<String>, master_key: Option<Strin
                 app_id: ferrobase_core::types::random_string(24),
                 master_key: ferrobase_core::types::random_hex(24),
             };
-            write_private(&file, &serde_json::to_string_pretty(&k).map_err(|e| e.to_string())?)?;
+            write_private(
+                &file,
+                &serde_json::to_string_pretty(&k).map_err(|e| e.to_string())?,
+            )?;
             (k, true)
         }
     };
@@ -56,6 +70,9 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut f = opts
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -3,7 +3,11 @@ use ferrobase::config::{Config, ServeArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ferrobase", version, about = "A Parse Server compatible back end: one binary, embedded store by default")]
+#[command(
+    name = "ferrobase",
+    version,
+    about = "A Parse Server compatible back end: one binary, embedded store by default"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,7 +22,9 @@ enum Command {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FERROBASE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -30,13 +36,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -67,7 +74,10 @@ async fn main() -> ExitCode {
         }
     };
     if running.generated_keys {
-        println!("Generated new keys (stored in {}):", data_dir.join("keys.json").display());
+        println!(
+            "Generated new keys (stored in {}):",
+            data_dir.join("keys.json").display()
+        );
         println!("  application id: {}", running.app_id);
         println!("  master key:     {}", running.master_key);
     }

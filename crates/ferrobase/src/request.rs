@@ -31,7 +31,10 @@ pub struct ParseRequest {
 
 impl ParseRequest {
     pub fn ctx(&self) -> Ctx {
-        Ctx { auth: self.auth.clone(), tx: self.tx }
+        Ctx {
+            auth: self.auth.clone(),
+            tx: self.tx,
+        }
     }
 
     /// A parameter from the tunnelled body (JSON value) or else the URL query (string).
@@ -70,9 +73,18 @@ const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-J
 
 /// Parse Server's CORS headers, on every response.
 fn add_cors(headers: &mut HeaderMap) {
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET,PUT,POST,DELETE,OPTIONS"));
-    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET,PUT,POST,DELETE,OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"),
@@ -105,9 +117,19 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// The middleware: wraps the whole router, so that `_method` can change the route.
-pub async fn normalize(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request, next: Next) -> Response {
+pub async fn normalize(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let mut resp = if req.method() == Method::OPTIONS {
-        (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "OK").into_response()
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "OK",
+        )
+            .into_response()
     } else {
         match prepare(&app, peer, req).await {
             Ok(req) => next.run(req).await,
@@ -123,22 +145,39 @@ pub async fn normalize(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectIn
 
 async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, Error> {
     let mount = &app.config.mount_path;
-    let path = req.uri().path();
-    let rel = if mount == "/" { Some(path) } else { path.strip_prefix(mount.as_str()) };
+    let path = req.uri().path().to_string();
+    let rel = if mount == "/" {
+        Some(path.as_str())
+    } else {
+        path.strip_prefix(mount.as_str())
+    };
     let Some(rel) = rel.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Ok(req);
     };
     if rel == "/health" {
         return Ok(req);
     }
-    let (parts, body) = req.into_parts();
+    let trailing_slash = rel.len() > 1 && rel.ends_with('/');
+    let (mut parts, body) = req.into_parts();
+    if trailing_slash {
+        // The SDKs call e.g. `schemas/` for "all schemas": drop the trailing slash before routing.
+        let trimmed = path.trim_end_matches('/');
+        let pq = match parts.uri.query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        parts.uri = pq
+            .parse()
+            .map_err(|_| Error::invalid_json("invalid path"))?;
+    }
     let bytes = axum::body::to_bytes(body, app.config.max_body_size)
         .await
         .map_err(|_| Error::TooLarge)?;
     let mut body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| Error::BadJson(format!("Invalid JSON body: {e}")))?
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::BadJson(format!("Invalid JSON body: {e}")))?
     };
     let mut obj = body.as_object_mut();
     let tunnelled_method = take_str(&mut obj, "_method");
@@ -146,13 +185,22 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let body_master = take_str(&mut obj, "_MasterKey");
     let body_token = take_str(&mut obj, "_SessionToken");
     let body_installation = take_str(&mut obj, "_InstallationId");
-    for k in ["_JavaScriptKey", "_ClientKey", "_ClientVersion", "_RevocableSession", "_ContextData", "_context", "_ContentType"] {
+    for k in [
+        "_JavaScriptKey",
+        "_ClientKey",
+        "_ClientVersion",
+        "_RevocableSession",
+        "_ContextData",
+        "_context",
+        "_ContentType",
+    ] {
         take_str(&mut obj, k);
     }
     let headers = &parts.headers;
     let header_app_id = header_str(headers, "x-parse-application-id");
     let app_id = &app.core.config.app_id;
-    let app_ok = header_app_id.as_deref() == Some(app_id.as_str()) || body_app_id.as_deref() == Some(app_id.as_str());
+    let app_ok = header_app_id.as_deref() == Some(app_id.as_str())
+        || body_app_id.as_deref() == Some(app_id.as_str());
     if !app_ok {
         return Err(Error::Unauthorized);
     }
@@ -160,7 +208,12 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let master_key = header_str(headers, "x-parse-master-key").or(body_master);
     if let Some(k) = master_key {
         if same_secret(&k, &app.master_key) {
-            if !app.config.master_key_ips.iter().any(|ip| *ip == peer.ip() || ip.to_canonical() == peer.ip().to_canonical()) {
+            if !app
+                .config
+                .master_key_ips
+                .iter()
+                .any(|ip| *ip == peer.ip() || ip.to_canonical() == peer.ip().to_canonical())
+            {
                 tracing::warn!(ip = %peer.ip(), "master key used from an address not in --master-key-ips");
                 return Err(Error::Unauthorized);
             }
@@ -174,8 +227,8 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|q| q.0)
         .map_err(|e| Error::invalid_query(format!("invalid query string: {e}")))?;
-    let host = header_str(headers, "host").unwrap_or_else(|| format!("{}:{}", app.config.host, app.config.port));
-    let mut parts = parts;
+    let host = header_str(headers, "host")
+        .unwrap_or_else(|| format!("{}:{}", app.config.host, app.config.port));
     if parts.method == Method::POST {
         if let Some(m) = tunnelled_method {
             parts.method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())

@@ -45,11 +45,17 @@ fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
             PathBuf::from(p)
         }
         Some(uri) if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") => {
-            return Err("MongoDB is not supported yet (--database-uri mongodb://…): use the embedded store".into())
+            return Err(
+                "MongoDB is not supported yet (--database-uri mongodb://…): use the embedded store"
+                    .into(),
+            )
         }
-        Some(_) => return Err("--database-uri must be empty (embedded store) or sqlite:<path>".into()),
+        Some(_) => {
+            return Err("--database-uri must be empty (embedded store) or sqlite:<path>".into())
+        }
     };
-    let store = ferrobase_sqlite::SqliteStore::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let store = ferrobase_sqlite::SqliteStore::open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     Ok(Arc::new(store))
 }
 
@@ -57,7 +63,11 @@ fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
 pub async fn start(config: Config) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
-    let keys = keys::resolve(&config.data_dir, config.app_id.clone(), config.master_key.clone())?;
+    let keys = keys::resolve(
+        &config.data_dir,
+        config.app_id.clone(),
+        config.master_key.clone(),
+    )?;
     let store = open_store(&config)?;
     let core_config = CoreConfig {
         app_id: keys.app_id.clone(),
@@ -68,12 +78,18 @@ pub async fn start(config: Config) -> Result<Running, String> {
         bcrypt_cost: config.bcrypt_cost,
         ..CoreConfig::default()
     };
-    let core = Core::new(core_config, store).await.map_err(|e| format!("cannot load the store: {e}"))?;
+    let core = Core::new(core_config, store)
+        .await
+        .map_err(|e| format!("cannot load the store: {e}"))?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let mount = if config.mount_path == "/" { String::new() } else { config.mount_path.clone() };
+    let mount = if config.mount_path == "/" {
+        String::new()
+    } else {
+        config.mount_path.clone()
+    };
     let url = format!("http://{addr}{mount}");
     let app = Arc::new(App {
         core,

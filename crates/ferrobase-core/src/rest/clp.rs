@@ -66,7 +66,12 @@ mod tests {
         assert!(check(&s, "find", &user("u2", &["admin"])).is_ok());
         assert!(check(&s, "find", &user("u2", &[])).is_err());
         assert!(check(&s, "find", &Auth::master()).is_ok());
-        assert_eq!(check(&s, "create", &Auth::default()).err().and_then(|e| e.code()), Some(101));
+        assert_eq!(
+            check(&s, "create", &Auth::default())
+                .err()
+                .and_then(|e| e.code()),
+            Some(101)
+        );
         assert!(check(&s, "create", &user("u2", &[])).is_ok());
         assert!(check(&s, "get", &Auth::default()).is_ok());
     }

@@ -99,7 +99,11 @@ impl Core {
         v
     }
 
-    async fn store_schema(&self, schema: ClassSchema, tx: Option<TxId>) -> Result<Arc<ClassSchema>> {
+    async fn store_schema(
+        &self,
+        schema: ClassSchema,
+        tx: Option<TxId>,
+    ) -> Result<Arc<ClassSchema>> {
         self.store.save_schema(&schema, tx).await?;
         let arc = Arc::new(schema);
         self.schemas
@@ -116,7 +120,12 @@ impl Core {
 
     /// Makes sure `class` exists with `fields`, adding what is missing (class creation and
     /// `addField` permissions are checked by the caller). Returns the schema to write with.
-    async fn ensure_fields(&self, ctx: &Ctx, class: &str, fields: &[(String, FieldType)]) -> Result<Arc<ClassSchema>> {
+    async fn ensure_fields(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        fields: &[(String, FieldType)],
+    ) -> Result<Arc<ClassSchema>> {
         if let Some(s) = self.schema(class) {
             if fields.iter().all(|(k, _)| s.fields.contains_key(k)) {
                 return Ok(s);
@@ -138,7 +147,9 @@ impl Core {
             }
         }
         if !changed {
-            return self.schema(class).ok_or_else(|| Error::internal("schema vanished"));
+            return self
+                .schema(class)
+                .ok_or_else(|| Error::internal("schema vanished"));
         }
         self.store_schema(schema, ctx.tx).await
     }
@@ -164,7 +175,10 @@ impl Core {
 
     async fn load_session_user(&self, token: &str) -> Result<SessionUser> {
         let sessions = self.schema("_Session").ok_or_else(Error::invalid_session)?;
-        let mut q = StoreQuery::filter(Filter::eq("sessionToken", Scalar::String(token.to_string())));
+        let mut q = StoreQuery::filter(Filter::eq(
+            "sessionToken",
+            Scalar::String(token.to_string()),
+        ));
         q.limit = Some(1);
         let session = self
             .store
@@ -173,7 +187,10 @@ impl Core {
             .pop()
             .ok_or_else(Error::invalid_session)?;
         if sessions::is_expired(&session) {
-            return Err(Error::new(crate::error::code::INVALID_SESSION_TOKEN, "Session token is expired."));
+            return Err(Error::new(
+                crate::error::code::INVALID_SESSION_TOKEN,
+                "Session token is expired.",
+            ));
         }
         let user_id = session
             .get("user")
@@ -183,12 +200,21 @@ impl Core {
         let users = self.schema("_User").ok_or_else(Error::invalid_session)?;
         let user = self
             .store
-            .find(&users, &StoreQuery::filter(Filter::object_id(&user_id)), None)
+            .find(
+                &users,
+                &StoreQuery::filter(Filter::object_id(&user_id)),
+                None,
+            )
             .await?
             .pop()
             .ok_or_else(Error::invalid_session)?;
         let roles = self.roles_of(&user_id).await?;
-        Ok(SessionUser { user_id, session_token: token.to_string(), user, roles })
+        Ok(SessionUser {
+            user_id,
+            session_token: token.to_string(),
+            user,
+            roles,
+        })
     }
 
     /// Every role name the user has: roles whose `users` contain them, and roles whose `roles`
@@ -201,9 +227,20 @@ impl Core {
         let mut seen = std::collections::HashSet::new();
         let mut frontier = vec![("users", user_id.to_string())];
         while let Some((field, id)) = frontier.pop() {
-            let filter = Filter::RelationContains { field: field.to_string(), related_id: id };
-            for role in self.store.find(&roles, &StoreQuery::filter(filter), None).await? {
-                let rid = role.get("objectId").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let filter = Filter::RelationContains {
+                field: field.to_string(),
+                related_id: id,
+            };
+            for role in self
+                .store
+                .find(&roles, &StoreQuery::filter(filter), None)
+                .await?
+            {
+                let rid = role
+                    .get("objectId")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
                 if !seen.insert(rid.clone()) {
                     continue;
                 }

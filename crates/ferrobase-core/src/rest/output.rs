@@ -12,7 +12,8 @@ const USER_PRIVATE: &[&str] = &["authData", "email"];
 pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> Object {
     obj.retain(|k, _| !k.starts_with('_') && k != "password");
     if schema.class_name == "_User" && !auth.master {
-        let is_self = auth.user_id().is_some() && obj.get("objectId").and_then(Value::as_str) == auth.user_id();
+        let is_self = auth.user_id().is_some()
+            && obj.get("objectId").and_then(Value::as_str) == auth.user_id();
         if !is_self {
             for f in USER_PRIVATE {
                 obj.remove(*f);
@@ -21,7 +22,10 @@ pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> O
     }
     for (name, t) in &schema.fields {
         if let FieldType::Relation(target) = t {
-            obj.insert(name.clone(), json!({"__type": "Relation", "className": target}));
+            obj.insert(
+                name.clone(),
+                json!({"__type": "Relation", "className": target}),
+            );
         }
     }
     obj
@@ -30,6 +34,7 @@ pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> O
 /// Keeps only the requested keys (plus the ones Parse always returns).
 pub(super) fn project(obj: &mut Object, keys: &[String]) {
     obj.retain(|k, _| {
-        matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL") || keys.iter().any(|x| x == k)
+        matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL")
+            || keys.iter().any(|x| x == k)
     });
 }

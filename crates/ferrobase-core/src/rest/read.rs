@@ -2,11 +2,13 @@
 
 use super::{clp, output, Core, Ctx};
 use crate::error::{code, Error, Result};
-use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, StoreQuery};
+use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, StoreQuery, SubQuery};
 use crate::schema::{ClassSchema, FieldType};
 use crate::types::{as_pointer, Object};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 
 /// A query's options as the client sent them (URL parameters or the SDK's POST body).
 #[derive(Debug, Clone, Default)]
@@ -40,7 +42,12 @@ fn split_list(s: &Option<String>) -> Vec<String> {
 impl Core {
     /// The filter a principal's query runs with: the client's `where`, relation lookups, and the
     /// ACL read filter (unless master).
-    pub(super) fn read_filter(&self, ctx: &Ctx, schema: &ClassSchema, where_: Option<&Value>) -> Result<Filter> {
+    pub(super) fn read_filter(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        where_: Option<&Value>,
+    ) -> Result<Filter> {
         let parsed = match where_ {
             None | Some(Value::Null) => Filter::True,
             Some(w) => parse_where(w)?,
@@ -52,7 +59,13 @@ impl Core {
                     .auth
                     .user_id()
                     .ok_or_else(|| Error::new(code::INVALID_SESSION_TOKEN, "Permission denied"))?;
-                f = f.and(Filter::eq("user", Scalar::Pointer { class: "_User".into(), id: uid.into() }));
+                f = f.and(Filter::eq(
+                    "user",
+                    Scalar::Pointer {
+                        class: "_User".into(),
+                        id: uid.into(),
+                    },
+                ));
             }
             f = f.and(Filter::ReadableBy(ctx.auth.principals()));
         }
@@ -65,24 +78,39 @@ impl Core {
                 return Err(Error::forbidden_op("Permission denied"));
             }
             if !crate::schema::class_name_is_valid(class) {
-                return Err(Error::new(code::INVALID_CLASS_NAME, crate::schema::invalid_class_name_message(class)));
+                return Err(Error::new(
+                    code::INVALID_CLASS_NAME,
+                    crate::schema::invalid_class_name_message(class),
+                ));
             }
-            return Ok(FindResult { results: Vec::new(), count: opts.count.then_some(0) });
+            return Ok(FindResult {
+                results: Vec::new(),
+                count: opts.count.then_some(0),
+            });
         };
         let limit = match opts.limit {
             None => self.config.default_limit,
-            Some(l) if l < 0 => return Err(Error::invalid_query("Invalid limit: must be 0 or more")),
+            Some(l) if l < 0 => {
+                return Err(Error::invalid_query("Invalid limit: must be 0 or more"))
+            }
             Some(l) => usize::try_from(l).unwrap_or(usize::MAX),
         };
         let limit = self.config.max_limit.map_or(limit, |m| limit.min(m));
         let skip = match opts.skip {
             None => 0,
-            Some(s) if s < 0 => return Err(Error::invalid_query("Invalid skip: must be 0 or more")),
+            Some(s) if s < 0 => {
+                return Err(Error::invalid_query("Invalid skip: must be 0 or more"))
+            }
             Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
         };
         let count_only = opts.count && limit == 0;
-        clp::check(&schema, if count_only { "count" } else { "find" }, &ctx.auth)?;
+        clp::check(
+            &schema,
+            if count_only { "count" } else { "find" },
+            &ctx.auth,
+        )?;
         let filter = self.read_filter(ctx, &schema, opts.where_.as_ref())?;
+        let filter = self.resolve_subqueries(ctx, filter, 0).await?;
         let count = if opts.count {
             if !count_only {
                 clp::check(&schema, "count", &ctx.auth)?;
@@ -92,16 +120,30 @@ impl Core {
             None
         };
         if limit == 0 {
-            return Ok(FindResult { results: Vec::new(), count });
+            return Ok(FindResult {
+                results: Vec::new(),
+                count,
+            });
         }
         let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
-        let query = StoreQuery { filter, order, limit: Some(limit), skip };
+        let query = StoreQuery {
+            filter,
+            order,
+            limit: Some(limit),
+            skip,
+        };
         let rows = self.store.find(&schema, &query, ctx.tx).await?;
         let results = self.finish_read(ctx, &schema, rows, opts).await?;
         Ok(FindResult { results, count })
     }
 
-    pub async fn get(&self, ctx: &Ctx, class: &str, id: &str, opts: &FindOptions) -> Result<Object> {
+    pub async fn get(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        id: &str,
+        opts: &FindOptions,
+    ) -> Result<Object> {
         let Some(schema) = self.schema(class) else {
             if !ctx.auth.master {
                 return Err(Error::forbidden_op("Permission denied"));
@@ -109,19 +151,138 @@ impl Core {
             return Err(Error::not_found());
         };
         clp::check(&schema, "get", &ctx.auth)?;
-        let filter = self.read_filter(ctx, &schema, None)?.and(Filter::object_id(id));
+        let filter = self
+            .read_filter(ctx, &schema, None)?
+            .and(Filter::object_id(id));
         let mut q = StoreQuery::filter(filter);
         q.limit = Some(1);
         let rows = self.store.find(&schema, &q, ctx.tx).await?;
         if rows.is_empty() {
             return Err(Error::not_found());
         }
-        self.finish_read(ctx, &schema, rows, opts).await?.pop().ok_or_else(Error::not_found)
+        self.finish_read(ctx, &schema, rows, opts)
+            .await?
+            .pop()
+            .ok_or_else(Error::not_found)
+    }
+
+    /// Runs the sub-queries (`$inQuery`, `$select`, …) of a filter, with the caller's rights, and
+    /// replaces them by plain `In`/`Nin` conditions.
+    fn resolve_subqueries<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        f: Filter,
+        depth: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<Filter>> + Send + 'a>> {
+        Box::pin(async move {
+            if depth > 8 {
+                return Err(Error::invalid_query("sub-queries are nested too deeply"));
+            }
+            let all = |v: Vec<Filter>| async move {
+                let mut out = Vec::with_capacity(v.len());
+                for x in v {
+                    out.push(self.resolve_subqueries(ctx, x, depth).await?);
+                }
+                Ok::<_, Error>(out)
+            };
+            Ok(match f {
+                Filter::And(v) => Filter::And(all(v).await?),
+                Filter::Or(v) => Filter::Or(all(v).await?),
+                Filter::Nor(v) => Filter::Nor(all(v).await?),
+                Filter::Field {
+                    path,
+                    cond: Cond::InQuery(q),
+                } => Filter::Field {
+                    path,
+                    cond: Cond::In(self.sub_pointers(ctx, &q, depth).await?),
+                },
+                Filter::Field {
+                    path,
+                    cond: Cond::NotInQuery(q),
+                } => Filter::Field {
+                    path,
+                    cond: Cond::Nin(self.sub_pointers(ctx, &q, depth).await?),
+                },
+                Filter::Field {
+                    path,
+                    cond: Cond::Select { query, key },
+                } => Filter::Field {
+                    path,
+                    cond: Cond::In(self.sub_values(ctx, &query, &key, depth).await?),
+                },
+                Filter::Field {
+                    path,
+                    cond: Cond::DontSelect { query, key },
+                } => Filter::Field {
+                    path,
+                    cond: Cond::Nin(self.sub_values(ctx, &query, &key, depth).await?),
+                },
+                other => other,
+            })
+        })
+    }
+
+    async fn sub_find(&self, ctx: &Ctx, q: &SubQuery, depth: usize) -> Result<Vec<Object>> {
+        let Some(schema) = self.schema(&q.class_name) else {
+            return Ok(Vec::new());
+        };
+        clp::check(&schema, "find", &ctx.auth)?;
+        let filter = self.read_filter(ctx, &schema, Some(&q.where_))?;
+        let filter = self.resolve_subqueries(ctx, filter, depth + 1).await?;
+        let rows = self
+            .store
+            .find(&schema, &StoreQuery::filter(filter), ctx.tx)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|o| output::to_client(&schema, o, &ctx.auth))
+            .collect())
+    }
+
+    async fn sub_pointers(&self, ctx: &Ctx, q: &SubQuery, depth: usize) -> Result<Vec<Scalar>> {
+        Ok(self
+            .sub_find(ctx, q, depth)
+            .await?
+            .iter()
+            .filter_map(|o| o.get("objectId").and_then(Value::as_str))
+            .map(|id| Scalar::Pointer {
+                class: q.class_name.clone(),
+                id: id.to_string(),
+            })
+            .collect())
+    }
+
+    async fn sub_values(
+        &self,
+        ctx: &Ctx,
+        q: &SubQuery,
+        key: &str,
+        depth: usize,
+    ) -> Result<Vec<Scalar>> {
+        let mut out = Vec::new();
+        for o in self.sub_find(ctx, q, depth).await? {
+            if let Some(v) = crate::update::get_path(&o, key) {
+                let s = crate::query::scalar(v)?;
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Sanitises, includes pointers, and applies `keys`/`excludeKeys`.
-    async fn finish_read(&self, ctx: &Ctx, schema: &ClassSchema, rows: Vec<Object>, opts: &FindOptions) -> Result<Vec<Object>> {
-        let mut results: Vec<Object> = rows.into_iter().map(|o| output::to_client(schema, o, &ctx.auth)).collect();
+    async fn finish_read(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        rows: Vec<Object>,
+        opts: &FindOptions,
+    ) -> Result<Vec<Object>> {
+        let mut results: Vec<Object> = rows
+            .into_iter()
+            .map(|o| output::to_client(schema, o, &ctx.auth))
+            .collect();
         let keys = split_list(&opts.keys);
         let mut includes: Vec<Vec<String>> = Vec::new();
         for inc in split_list(&opts.include) {
@@ -135,7 +296,9 @@ impl Core {
             }
             let parts: Vec<String> = inc.split('.').map(str::to_string).collect();
             if parts.len() > self.config.max_include_depth {
-                return Err(Error::invalid_query(format!("include path {inc} is too deep")));
+                return Err(Error::invalid_query(format!(
+                    "include path {inc} is too deep"
+                )));
             }
             // `a.b.c` needs `a` and `a.b` first.
             for n in 1..=parts.len() {
@@ -150,10 +313,14 @@ impl Core {
                 .filter_map(|k| k.strip_prefix(&format!("{}.", path.join("."))))
                 .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
                 .collect();
-            self.include_path(ctx, &mut results, path, &sub_keys).await?;
+            self.include_path(ctx, &mut results, path, &sub_keys)
+                .await?;
         }
         if !keys.is_empty() {
-            let top: Vec<String> = keys.iter().map(|k| k.split('.').next().unwrap_or(k).to_string()).collect();
+            let top: Vec<String> = keys
+                .iter()
+                .map(|k| k.split('.').next().unwrap_or(k).to_string())
+                .collect();
             for o in &mut results {
                 output::project(o, &top);
             }
@@ -168,7 +335,13 @@ impl Core {
     }
 
     /// Replaces the pointers found at `path` by the objects they point to (those the caller may read).
-    async fn include_path(&self, ctx: &Ctx, results: &mut [Object], path: &[String], keys: &[String]) -> Result<()> {
+    async fn include_path(
+        &self,
+        ctx: &Ctx,
+        results: &mut [Object],
+        path: &[String],
+        keys: &[String],
+    ) -> Result<()> {
         let mut wanted: HashMap<String, HashSet<String>> = HashMap::new();
         for o in results.iter() {
             collect_pointers(o, path, &mut wanted);
@@ -176,7 +349,9 @@ impl Core {
         let mut found: HashMap<(String, String), Value> = HashMap::new();
         let mut looked_up: HashSet<String> = HashSet::new();
         for (class, ids) in wanted {
-            let Some(schema) = self.schema(&class) else { continue };
+            let Some(schema) = self.schema(&class) else {
+                continue;
+            };
             if clp::check(&schema, "get", &ctx.auth).is_err() {
                 continue;
             }
@@ -194,7 +369,11 @@ impl Core {
                 if !keys.is_empty() {
                     output::project(&mut obj, keys);
                 }
-                let id = obj.get("objectId").and_then(Value::as_str).unwrap_or_default().to_string();
+                let id = obj
+                    .get("objectId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 obj.insert("__type".into(), Value::String("Object".into()));
                 obj.insert("className".into(), Value::String(class.clone()));
                 found.insert((class.clone(), id), Value::Object(obj));
@@ -211,20 +390,38 @@ impl Core {
 
 fn rewrite_relation_equality(schema: &ClassSchema, f: Filter) -> Filter {
     match f {
-        Filter::And(v) => Filter::And(v.into_iter().map(|x| rewrite_relation_equality(schema, x)).collect()),
-        Filter::Or(v) => Filter::Or(v.into_iter().map(|x| rewrite_relation_equality(schema, x)).collect()),
-        Filter::Nor(v) => Filter::Nor(v.into_iter().map(|x| rewrite_relation_equality(schema, x)).collect()),
-        Filter::Field { path, cond: Cond::Eq(Scalar::Pointer { id, .. }) }
-            if matches!(schema.field(&path), Some(FieldType::Relation(_))) =>
-        {
-            Filter::RelationContains { field: path, related_id: id }
+        Filter::And(v) => Filter::And(
+            v.into_iter()
+                .map(|x| rewrite_relation_equality(schema, x))
+                .collect(),
+        ),
+        Filter::Or(v) => Filter::Or(
+            v.into_iter()
+                .map(|x| rewrite_relation_equality(schema, x))
+                .collect(),
+        ),
+        Filter::Nor(v) => Filter::Nor(
+            v.into_iter()
+                .map(|x| rewrite_relation_equality(schema, x))
+                .collect(),
+        ),
+        Filter::Field {
+            path,
+            cond: Cond::Eq(Scalar::Pointer { id, .. }),
+        } if matches!(schema.field(&path), Some(FieldType::Relation(_))) => {
+            Filter::RelationContains {
+                field: path,
+                related_id: id,
+            }
         }
         other => other,
     }
 }
 
 fn collect_pointers(o: &Object, path: &[String], out: &mut HashMap<String, HashSet<String>>) {
-    let Some((first, rest)) = path.split_first() else { return };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
     let Some(v) = o.get(first) else { return };
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
@@ -243,8 +440,15 @@ fn collect_pointers(o: &Object, path: &[String], out: &mut HashMap<String, HashS
 
 /// Puts the fetched objects in place of their pointers. A pointer whose target was looked up but
 /// not found (deleted, or not readable by the caller) disappears, as in Parse Server.
-fn replace_pointers(o: &mut Object, path: &[String], found: &HashMap<(String, String), Value>, looked_up: &HashSet<String>) {
-    let Some((first, rest)) = path.split_first() else { return };
+fn replace_pointers(
+    o: &mut Object,
+    path: &[String],
+    found: &HashMap<(String, String), Value>,
+    looked_up: &HashSet<String>,
+) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
     if rest.is_empty() {
         if let Some((c, id)) = o.get(first).and_then(as_pointer) {
             let key = (c.to_string(), id.to_string());

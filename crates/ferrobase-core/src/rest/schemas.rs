@@ -3,7 +3,10 @@
 use super::{Core, Ctx};
 use crate::error::{code, Error, Result};
 use crate::query::Filter;
-use crate::schema::{class_name_is_valid, field_name_is_valid, invalid_class_name_message, ClassSchema, FieldType, BASE_FIELDS};
+use crate::schema::{
+    class_name_is_valid, field_name_is_valid, invalid_class_name_message, ClassSchema, FieldType,
+    BASE_FIELDS,
+};
 use serde_json::{Map, Value};
 
 fn schema_error(message: impl Into<String>) -> Error {
@@ -25,21 +28,31 @@ fn body_class_name<'a>(class: &'a str, body: &'a Map<String, Value>) -> Result<&
             format!("Class name mismatch between {n} and {class}."),
         )),
         Some(n) => Ok(n),
-        None if class.is_empty() => Err(Error::new(code::MISSING_OBJECT_ID, "POST /schemas needs a class name.")),
+        None if class.is_empty() => Err(Error::new(
+            code::MISSING_OBJECT_ID,
+            "POST /schemas needs a class name.",
+        )),
         None => Ok(class),
     }
 }
 
 fn check_indexes(schema: &ClassSchema, indexes: &Map<String, Value>) -> Result<()> {
     for (name, spec) in indexes {
-        let keys = spec.as_object().filter(|k| !k.is_empty()).ok_or_else(|| schema_error(format!("Index {name} must list its keys.")))?;
+        let keys = spec
+            .as_object()
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| schema_error(format!("Index {name} must list its keys.")))?;
         for (k, dir) in keys {
             let root = k.split('.').next().unwrap_or(k);
             if !schema.fields.contains_key(root) {
-                return Err(schema_error(format!("Field {k} does not exist, cannot add index.")));
+                return Err(schema_error(format!(
+                    "Field {k} does not exist, cannot add index."
+                )));
             }
             if !(dir == &Value::from(1) || dir == &Value::from(-1) || dir == &Value::from("text")) {
-                return Err(schema_error(format!("Index {name}: direction of {k} must be 1, -1 or \"text\".")));
+                return Err(schema_error(format!(
+                    "Index {name}: direction of {k} must be 1, -1 or \"text\"."
+                )));
             }
         }
     }
@@ -54,9 +67,12 @@ impl Core {
 
     pub fn get_schema(&self, ctx: &Ctx, class: &str) -> Result<Value> {
         require_master(ctx)?;
-        self.schema(class)
-            .map(|s| s.to_json())
-            .ok_or_else(|| Error::new(code::INVALID_CLASS_NAME, format!("Class {class} does not exist.")))
+        self.schema(class).map(|s| s.to_json()).ok_or_else(|| {
+            Error::new(
+                code::INVALID_CLASS_NAME,
+                format!("Class {class} does not exist."),
+            )
+        })
     }
 
     pub async fn create_schema(&self, ctx: &Ctx, class: &str, body: Value) -> Result<Value> {
@@ -64,11 +80,17 @@ impl Core {
         let body = body.as_object().cloned().unwrap_or_default();
         let class = body_class_name(class, &body)?.to_string();
         if !class_name_is_valid(&class) || class.starts_with("_Join:") {
-            return Err(Error::new(code::INVALID_CLASS_NAME, invalid_class_name_message(&class)));
+            return Err(Error::new(
+                code::INVALID_CLASS_NAME,
+                invalid_class_name_message(&class),
+            ));
         }
         let _guard = self.schema_changes.lock().await;
         if self.schema(&class).is_some() {
-            return Err(Error::new(code::INVALID_CLASS_NAME, format!("Class {class} already exists.")));
+            return Err(Error::new(
+                code::INVALID_CLASS_NAME,
+                format!("Class {class} already exists."),
+            ));
         }
         let mut schema = ClassSchema::new(&class);
         self.apply_schema_body(&mut schema, &body, false)?;
@@ -80,9 +102,12 @@ impl Core {
         let body = body.as_object().cloned().unwrap_or_default();
         body_class_name(class, &body)?;
         let _guard = self.schema_changes.lock().await;
-        let current = self
-            .schema(class)
-            .ok_or_else(|| Error::new(code::INVALID_CLASS_NAME, format!("Class {class} does not exist.")))?;
+        let current = self.schema(class).ok_or_else(|| {
+            Error::new(
+                code::INVALID_CLASS_NAME,
+                format!("Class {class} does not exist."),
+            )
+        })?;
         let mut schema = (*current).clone();
         let deleted = self.apply_schema_body(&mut schema, &body, true)?;
         for f in &deleted {
@@ -92,17 +117,30 @@ impl Core {
     }
 
     /// Applies `fields`, `classLevelPermissions` and `indexes` from a schema body; returns deleted fields.
-    fn apply_schema_body(&self, schema: &mut ClassSchema, body: &Map<String, Value>, updating: bool) -> Result<Vec<String>> {
+    fn apply_schema_body(
+        &self,
+        schema: &mut ClassSchema,
+        body: &Map<String, Value>,
+        updating: bool,
+    ) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
         if let Some(fields) = body.get("fields") {
-            let fields = fields.as_object().ok_or_else(|| Error::invalid_json("fields must be an object"))?;
+            let fields = fields
+                .as_object()
+                .ok_or_else(|| Error::invalid_json("fields must be an object"))?;
             for (name, spec) in fields {
                 let is_delete = spec.get("__op").and_then(Value::as_str) == Some("Delete");
                 if is_delete {
                     if !updating || !schema.fields.contains_key(name) {
-                        return Err(schema_error(format!("Field {name} does not exist, cannot delete.")));
+                        return Err(schema_error(format!(
+                            "Field {name} does not exist, cannot delete."
+                        )));
                     }
-                    if BASE_FIELDS.contains(&name.as_str()) || ClassSchema::new(&schema.class_name).fields.contains_key(name) {
+                    if BASE_FIELDS.contains(&name.as_str())
+                        || ClassSchema::new(&schema.class_name)
+                            .fields
+                            .contains_key(name)
+                    {
                         return Err(schema_error(format!("field {name} cannot be changed")));
                     }
                     schema.fields.remove(name);
@@ -110,7 +148,10 @@ impl Core {
                     continue;
                 }
                 if !field_name_is_valid(name) {
-                    return Err(Error::new(code::INVALID_KEY_NAME, format!("invalid field name: {name}")));
+                    return Err(Error::new(
+                        code::INVALID_KEY_NAME,
+                        format!("invalid field name: {name}"),
+                    ));
                 }
                 if schema.fields.contains_key(name) {
                     return Err(schema_error(format!("Field {name} exists, cannot update.")));
@@ -118,7 +159,10 @@ impl Core {
                 let t = FieldType::from_json(spec)?;
                 if let FieldType::Pointer(target) | FieldType::Relation(target) = &t {
                     if !class_name_is_valid(target) {
-                        return Err(Error::new(code::INVALID_CLASS_NAME, invalid_class_name_message(target)));
+                        return Err(Error::new(
+                            code::INVALID_CLASS_NAME,
+                            invalid_class_name_message(target),
+                        ));
                     }
                 }
                 schema.fields.insert(name.clone(), t);
@@ -126,7 +170,9 @@ impl Core {
         }
         if let Some(clp) = body.get("classLevelPermissions") {
             if !clp.is_object() {
-                return Err(Error::invalid_json("classLevelPermissions must be an object"));
+                return Err(Error::invalid_json(
+                    "classLevelPermissions must be an object",
+                ));
             }
             let mut merged = crate::schema::default_clp();
             if let (Some(m), Some(c)) = (merged.as_object_mut(), clp.as_object()) {
@@ -137,11 +183,15 @@ impl Core {
             schema.clp = merged;
         }
         if let Some(indexes) = body.get("indexes") {
-            let indexes = indexes.as_object().ok_or_else(|| Error::invalid_json("indexes must be an object"))?;
+            let indexes = indexes
+                .as_object()
+                .ok_or_else(|| Error::invalid_json("indexes must be an object"))?;
             for (name, spec) in indexes {
                 if spec.get("__op").and_then(Value::as_str) == Some("Delete") {
                     if schema.indexes.remove(name).is_none() {
-                        return Err(schema_error(format!("Index {name} does not exist, cannot delete.")));
+                        return Err(schema_error(format!(
+                            "Index {name} does not exist, cannot delete."
+                        )));
                     }
                 } else if schema.indexes.contains_key(name) {
                     return Err(schema_error(format!("Index {name} exists, cannot update.")));
@@ -159,13 +209,20 @@ impl Core {
     pub async fn delete_schema(&self, ctx: &Ctx, class: &str) -> Result<()> {
         require_master(ctx)?;
         if !class_name_is_valid(class) {
-            return Err(Error::new(code::INVALID_CLASS_NAME, invalid_class_name_message(class)));
+            return Err(Error::new(
+                code::INVALID_CLASS_NAME,
+                invalid_class_name_message(class),
+            ));
         }
         let _guard = self.schema_changes.lock().await;
-        let Some(schema) = self.schema(class) else { return Ok(()) };
+        let Some(schema) = self.schema(class) else {
+            return Ok(());
+        };
         let n = self.store.count(&schema, &Filter::True, None).await?;
         if n > 0 {
-            return Err(schema_error(format!("Class {class} is not empty, contains {n} objects, cannot drop schema.")));
+            return Err(schema_error(format!(
+                "Class {class} is not empty, contains {n} objects, cannot drop schema."
+            )));
         }
         self.store.delete_class(class).await?;
         self.forget_schema(class)

@@ -20,12 +20,23 @@ impl Core {
     /// `GET /sessions/me`: the caller's own session object.
     pub async fn session_me(&self, ctx: &Ctx) -> Result<Object> {
         let u = ctx.auth.user.as_ref().ok_or_else(|| {
-            Error::new(crate::error::code::INVALID_SESSION_TOKEN, "Session token required.")
+            Error::new(
+                crate::error::code::INVALID_SESSION_TOKEN,
+                "Session token required.",
+            )
         })?;
         let sessions = self.schema("_Session").ok_or_else(Error::invalid_session)?;
-        let mut q = StoreQuery::filter(Filter::eq("sessionToken", Scalar::String(u.session_token.clone())));
+        let mut q = StoreQuery::filter(Filter::eq(
+            "sessionToken",
+            Scalar::String(u.session_token.clone()),
+        ));
         q.limit = Some(1);
-        let s = self.store.find(&sessions, &q, ctx.tx).await?.pop().ok_or_else(Error::invalid_session)?;
+        let s = self
+            .store
+            .find(&sessions, &q, ctx.tx)
+            .await?
+            .pop()
+            .ok_or_else(Error::invalid_session)?;
         Ok(output::to_client(&sessions, s, &ctx.auth))
     }
 }

@@ -27,19 +27,36 @@ pub(super) struct Prepared {
 pub(super) fn body_object(body: Value) -> Result<Object> {
     match body {
         Value::Object(o) => Ok(o),
-        _ => Err(Error::invalid_json("This request body is not a JSON object.")),
+        _ => Err(Error::invalid_json(
+            "This request body is not a JSON object.",
+        )),
     }
 }
 
 impl Core {
     /// Checks every field of a create/update body and turns it into typed updates.
-    pub(super) fn prepare(&self, class: &str, schema: Option<&ClassSchema>, body: Object, creating: bool, id: Option<&str>) -> Result<Prepared> {
-        let mut p = Prepared { updates: Vec::new(), new_fields: Vec::new(), acl: None, password: None };
+    pub(super) fn prepare(
+        &self,
+        class: &str,
+        schema: Option<&ClassSchema>,
+        body: Object,
+        creating: bool,
+        id: Option<&str>,
+    ) -> Result<Prepared> {
+        let mut p = Prepared {
+            updates: Vec::new(),
+            new_fields: Vec::new(),
+            acl: None,
+            password: None,
+        };
         for (key, value) in body {
             match key.as_str() {
                 "objectId" => {
                     if creating || id != value.as_str() {
-                        return Err(Error::new(code::INVALID_KEY_NAME, "objectId is an invalid field name."));
+                        return Err(Error::new(
+                            code::INVALID_KEY_NAME,
+                            "objectId is an invalid field name.",
+                        ));
                     }
                     continue;
                 }
@@ -54,7 +71,9 @@ impl Core {
                 "password" if class == "_User" => {
                     match value {
                         Value::String(s) if !s.is_empty() => p.password = Some(s),
-                        _ => return Err(Error::new(code::PASSWORD_MISSING, "password is required.")),
+                        _ => {
+                            return Err(Error::new(code::PASSWORD_MISSING, "password is required."))
+                        }
                     }
                     continue;
                 }
@@ -65,17 +84,24 @@ impl Core {
             validate::check_field_name(&root)?;
             if root != key {
                 if creating {
-                    return Err(Error::new(code::INVALID_KEY_NAME, format!("Invalid field name: {key}.")));
+                    return Err(Error::new(
+                        code::INVALID_KEY_NAME,
+                        format!("Invalid field name: {key}."),
+                    ));
                 }
                 if key.split('.').any(|s| s.is_empty() || s.contains('$')) {
-                    return Err(Error::new(code::INVALID_KEY_NAME, format!("Invalid field name: {key}.")));
+                    return Err(Error::new(
+                        code::INVALID_KEY_NAME,
+                        format!("Invalid field name: {key}."),
+                    ));
                 }
                 match schema.and_then(|s| s.field(&root)) {
                     Some(FieldType::Object) => {}
                     Some(other) => validate::check_type(class, &root, other, &FieldType::Object)?,
                     None => p.new_fields.push((root.clone(), FieldType::Object)),
                 }
-                p.updates.push((key, parse_op(&validate::normalize(&value, 0)?)?));
+                p.updates
+                    .push((key, parse_op(&validate::normalize(&value, 0)?)?));
                 continue;
             }
             let value = validate::normalize(&value, 0)?;
@@ -96,7 +122,12 @@ impl Core {
     }
 
     /// Resolves the schema to write into, creating the class or fields as permissions allow.
-    pub(super) async fn writable_schema(&self, ctx: &Ctx, class: &str, new_fields: &[(String, FieldType)]) -> Result<std::sync::Arc<ClassSchema>> {
+    pub(super) async fn writable_schema(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        new_fields: &[(String, FieldType)],
+    ) -> Result<std::sync::Arc<ClassSchema>> {
         match self.schema(class) {
             Some(s) if new_fields.is_empty() => Ok(s),
             Some(s) => {
@@ -117,7 +148,10 @@ impl Core {
     pub async fn create(&self, ctx: &Ctx, class: &str, body: Value) -> Result<WriteResult> {
         if !class_name_is_valid(class) || class.starts_with("_Join:") {
             if ctx.auth.master {
-                return Err(Error::new(code::INVALID_JSON, invalid_class_name_message(class)));
+                return Err(Error::new(
+                    code::INVALID_JSON,
+                    invalid_class_name_message(class),
+                ));
             }
             return Err(Error::forbidden_op("Permission denied"));
         }
@@ -125,7 +159,10 @@ impl Core {
         match class {
             "_User" => return self.signup(ctx, body).await,
             "_Session" if !ctx.auth.master => {
-                return Err(Error::new(code::SESSION_MISSING, "Sessions are created by signing up or logging in."))
+                return Err(Error::new(
+                    code::SESSION_MISSING,
+                    "Sessions are created by signing up or logging in.",
+                ))
             }
             _ => {}
         }
@@ -136,31 +173,59 @@ impl Core {
         let prep = self.prepare(class, existing.as_deref(), body, true, None)?;
         let schema = self.writable_schema(ctx, class, &prep.new_fields).await?;
         let (obj, echo) = new_object(&prep)?;
-        self.insert_with_relations(ctx, &schema, obj, &prep.updates, echo).await
+        self.insert_with_relations(ctx, &schema, obj, &prep.updates, echo)
+            .await
     }
 
     /// Inserts a prepared object, writes its relation ops, and builds the create answer.
-    pub(super) async fn insert_with_relations(&self, ctx: &Ctx, schema: &ClassSchema, obj: Object, updates: &Updates, mut echo: Object) -> Result<WriteResult> {
-        let id = obj.get("objectId").and_then(Value::as_str).unwrap_or_default().to_string();
+    pub(super) async fn insert_with_relations(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        obj: Object,
+        updates: &Updates,
+        mut echo: Object,
+    ) -> Result<WriteResult> {
+        let id = obj
+            .get("objectId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let created = obj.get("createdAt").cloned().unwrap_or(Value::Null);
         self.store.insert(schema, obj, ctx.tx).await?;
-        let relations: Updates = updates.iter().filter(|(_, op)| op.is_relation()).cloned().collect();
+        let relations: Updates = updates
+            .iter()
+            .filter(|(_, op)| op.is_relation())
+            .cloned()
+            .collect();
         if !relations.is_empty() {
-            self.store.update(schema, &Filter::object_id(&id), &relations, ctx.tx).await?;
+            self.store
+                .update(schema, &Filter::object_id(&id), &relations, ctx.tx)
+                .await?;
         }
         echo.insert("objectId".into(), Value::String(id.clone()));
         echo.insert("createdAt".into(), created);
-        Ok(WriteResult { body: echo, created_id: Some(id) })
+        Ok(WriteResult {
+            body: echo,
+            created_id: Some(id),
+        })
     }
 
-    pub async fn update(&self, ctx: &Ctx, class: &str, id: &str, body: Value) -> Result<WriteResult> {
+    pub async fn update(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        id: &str,
+        body: Value,
+    ) -> Result<WriteResult> {
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
         let body = body_object(body)?;
         clp::check(&schema, "update", &ctx.auth)?;
         let mut prep = self.prepare(class, Some(&schema), body, false, Some(id))?;
         let mut extra = Object::new();
         if class == "_User" {
-            self.prepare_user_update(ctx, id, &mut prep, &mut extra).await?;
+            self.prepare_user_update(ctx, id, &mut prep, &mut extra)
+                .await?;
         }
         let schema = self.writable_schema(ctx, class, &prep.new_fields).await?;
         let now = now_iso();
@@ -168,7 +233,10 @@ impl Core {
         if let Some(acl_value) = prep.acl.take() {
             updates.extend(acl_updates(&acl_value)?);
         }
-        updates.push(("updatedAt".into(), UpdateOp::Set(Value::String(now.clone()))));
+        updates.push((
+            "updatedAt".into(),
+            UpdateOp::Set(Value::String(now.clone())),
+        ));
         let mut filter = Filter::object_id(id);
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
@@ -190,14 +258,20 @@ impl Core {
         if class == "_User" {
             self.after_user_update(ctx, id, &mut body, extra).await?;
         }
-        Ok(WriteResult { body, created_id: None })
+        Ok(WriteResult {
+            body,
+            created_id: None,
+        })
     }
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
         clp::check(&schema, "delete", &ctx.auth)?;
         if class == "_User" && !ctx.auth.master && ctx.auth.user_id() != Some(id) {
-            return Err(Error::new(code::SESSION_MISSING, format!("Cannot delete user {id}.")));
+            return Err(Error::new(
+                code::SESSION_MISSING,
+                format!("Cannot delete user {id}."),
+            ));
         }
         let mut filter = Filter::object_id(id);
         if !ctx.auth.master {
@@ -206,7 +280,10 @@ impl Core {
                 let uid = ctx.auth.user_id().ok_or_else(Error::invalid_session)?;
                 filter = filter.and(Filter::eq(
                     "user",
-                    crate::query::Scalar::Pointer { class: "_User".into(), id: uid.into() },
+                    crate::query::Scalar::Pointer {
+                        class: "_User".into(),
+                        id: uid.into(),
+                    },
                 ));
             }
         }
@@ -229,7 +306,10 @@ impl Core {
             return Err(Error::Forbidden("Permission denied".into()));
         }
         let schema = self.schema(class).ok_or_else(|| {
-            Error::new(code::INVALID_CLASS_NAME, format!("Class {class} does not exist."))
+            Error::new(
+                code::INVALID_CLASS_NAME,
+                format!("Class {class} does not exist."),
+            )
         })?;
         self.store.purge(&schema).await?;
         if matches!(class, "_Session" | "_User" | "_Role") {

@@ -32,17 +32,33 @@ fn parse_sub(app: &App, v: &Value) -> Result<Sub, Error> {
         .and_then(Value::as_str)
         .ok_or_else(|| Error::invalid_json("batch request needs a path"))?;
     let mount = &app.config.mount_path;
-    let rel = if mount == "/" { Some(path) } else { path.strip_prefix(mount.as_str()) };
+    let rel = if mount == "/" {
+        Some(path)
+    } else {
+        path.strip_prefix(mount.as_str())
+    };
     match rel {
         Some(r) if r.starts_with('/') && !r.starts_with("/batch") => {}
-        _ => return Err(Error::invalid_json(format!("cannot route batch path {path}"))),
+        _ => {
+            return Err(Error::invalid_json(format!(
+                "cannot route batch path {path}"
+            )))
+        }
     }
-    Ok(Sub { method, path: path.to_string(), body: v.get("body").cloned().unwrap_or(Value::Null) })
+    Ok(Sub {
+        method,
+        path: path.to_string(),
+        body: v.get("body").cloned().unwrap_or(Value::Null),
+    })
 }
 
 /// Runs one sub-request and answers `{"success": …}` or `{"error": {"code", "error"}}`; the bool
 /// says whether it succeeded.
-async fn run_sub(app: Arc<App>, parent: ParseRequest, sub: Result<Sub, Error>) -> (Value, Option<Error>) {
+async fn run_sub(
+    app: Arc<App>,
+    parent: ParseRequest,
+    sub: Result<Sub, Error>,
+) -> (Value, Option<Error>) {
     let sub = match sub {
         Ok(s) => s,
         Err(e) => return (error_item(&e), Some(e)),
@@ -51,33 +67,52 @@ async fn run_sub(app: Arc<App>, parent: ParseRequest, sub: Result<Sub, Error>) -
         let e = Error::internal("router not ready");
         return (error_item(&e), Some(e));
     };
-    let mut req = match Request::builder().method(sub.method).uri(&sub.path).body(Body::empty()) {
+    let mut req = match Request::builder()
+        .method(sub.method)
+        .uri(&sub.path)
+        .body(Body::empty())
+    {
         Ok(r) => r,
         Err(e) => {
             let e = Error::invalid_json(format!("cannot route batch path {}: {e}", sub.path));
             return (error_item(&e), Some(e));
         }
     };
-    let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri()).map(|q| q.0).unwrap_or_default();
-    req.extensions_mut().insert(ParseRequest { body: sub.body, query, ..parent });
+    let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+        .map(|q| q.0)
+        .unwrap_or_default();
+    req.extensions_mut().insert(ParseRequest {
+        body: sub.body,
+        query,
+        ..parent
+    });
     let resp = match router.oneshot(req).await {
         Ok(r) => r,
         Err(never) => match never {},
     };
     let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if status.is_success() {
         (json!({ "success": body }), None)
     } else {
-        let c = body.get("code").and_then(Value::as_i64).and_then(|c| i32::try_from(c).ok()).unwrap_or(code::INTERNAL);
+        let c = body
+            .get("code")
+            .and_then(Value::as_i64)
+            .and_then(|c| i32::try_from(c).ok())
+            .unwrap_or(code::INTERNAL);
         let m = body
             .get("error")
             .or_else(|| body.get("message"))
             .and_then(Value::as_str)
             .unwrap_or("error")
             .to_string();
-        (json!({"error": {"code": c, "error": m}}), Some(Error::new(c, m)))
+        (
+            json!({"error": {"code": c, "error": m}}),
+            Some(Error::new(c, m)),
+        )
     }
 }
 
@@ -103,7 +138,11 @@ pub async fn batch(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
     }
     let transaction = req.body.get("transaction").and_then(Value::as_bool) == Some(true);
     let subs: Vec<Result<Sub, Error>> = requests.iter().map(|r| parse_sub(&app, r)).collect();
-    let parent = ParseRequest { body: Value::Null, query: Vec::new(), ..req };
+    let parent = ParseRequest {
+        body: Value::Null,
+        query: Vec::new(),
+        ..req
+    };
     if transaction {
         return run_transaction(app, parent, subs).await;
     }
@@ -124,19 +163,32 @@ pub async fn batch(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
 
 /// All or nothing: the sub-requests run in order in one store transaction. A failure rolls back
 /// and answers as Parse Server does (500 with `code` and `message`).
-async fn run_transaction(app: Arc<App>, parent: ParseRequest, subs: Vec<Result<Sub, Error>>) -> ApiResult<Json<Value>> {
+async fn run_transaction(
+    app: Arc<App>,
+    parent: ParseRequest,
+    subs: Vec<Result<Sub, Error>>,
+) -> ApiResult<Json<Value>> {
     let tx = app.core.begin().await?;
-    let parent = ParseRequest { tx: Some(tx), ..parent };
+    let parent = ParseRequest {
+        tx: Some(tx),
+        ..parent
+    };
     let mut results = Vec::with_capacity(subs.len());
     for (i, sub) in subs.into_iter().enumerate() {
         let (item, err) = run_sub(app.clone(), parent.clone(), sub).await;
         if let Some(e) = err {
             app.core.rollback(tx).await?;
             let message = match &e {
-                Error::Parse { code, message } => format!("batch request {i} failed: {message} (code {code}); nothing was saved"),
+                Error::Parse { code, message } => {
+                    format!("batch request {i} failed: {message} (code {code}); nothing was saved")
+                }
                 other => format!("batch request {i} failed: {other}; nothing was saved"),
             };
-            return Err(Error::TransactionFailed { code: code::INTERNAL, message }.into());
+            return Err(Error::TransactionFailed {
+                code: code::INTERNAL,
+                message,
+            }
+            .into());
         }
         results.push(item);
     }

@@ -15,7 +15,10 @@ pub(super) async fn find_in(app: &App, req: &ParseRequest, class: &str) -> ApiRe
     let opts = find_options(req)?;
     let r = app.core.find(&req.ctx(), class, &opts).await?;
     let mut out = Map::new();
-    out.insert("results".into(), Value::Array(r.results.into_iter().map(Value::Object).collect()));
+    out.insert(
+        "results".into(),
+        Value::Array(r.results.into_iter().map(Value::Object).collect()),
+    );
     if let Some(c) = r.count {
         out.insert("count".into(), json!(c));
     }
@@ -23,46 +26,99 @@ pub(super) async fn find_in(app: &App, req: &ParseRequest, class: &str) -> ApiRe
 }
 
 /// A 201 with `Location`, as Parse answers creates.
-pub(super) async fn create_in(app: &App, req: ParseRequest, class: &str, route: &str) -> ApiResult<Response> {
+pub(super) async fn create_in(
+    app: &App,
+    req: ParseRequest,
+    class: &str,
+    route: &str,
+) -> ApiResult<Response> {
     let ctx = req.ctx();
     let r = app.core.create(&ctx, class, req.body).await?;
-    let location = format!("{}/{route}/{}", req.base_url, r.created_id.unwrap_or_default());
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Value::Object(r.body))).into_response())
+    let location = format!(
+        "{}/{route}/{}",
+        req.base_url,
+        r.created_id.unwrap_or_default()
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(Value::Object(r.body)),
+    )
+        .into_response())
 }
 
-pub(super) async fn get_in(app: &App, req: &ParseRequest, class: &str, id: &str) -> ApiResult<Json<Value>> {
+pub(super) async fn get_in(
+    app: &App,
+    req: &ParseRequest,
+    class: &str,
+    id: &str,
+) -> ApiResult<Json<Value>> {
     let opts = find_options(req)?;
-    Ok(Json(Value::Object(app.core.get(&req.ctx(), class, id, &opts).await?)))
+    Ok(Json(Value::Object(
+        app.core.get(&req.ctx(), class, id, &opts).await?,
+    )))
 }
 
-pub(super) async fn update_in(app: &App, req: ParseRequest, class: &str, id: &str) -> ApiResult<Json<Value>> {
+pub(super) async fn update_in(
+    app: &App,
+    req: ParseRequest,
+    class: &str,
+    id: &str,
+) -> ApiResult<Json<Value>> {
     let ctx = req.ctx();
-    Ok(Json(Value::Object(app.core.update(&ctx, class, id, req.body).await?.body)))
+    Ok(Json(Value::Object(
+        app.core.update(&ctx, class, id, req.body).await?.body,
+    )))
 }
 
-pub(super) async fn delete_in(app: &App, req: &ParseRequest, class: &str, id: &str) -> ApiResult<Json<Value>> {
+pub(super) async fn delete_in(
+    app: &App,
+    req: &ParseRequest,
+    class: &str,
+    id: &str,
+) -> ApiResult<Json<Value>> {
     app.core.delete(&req.ctx(), class, id).await?;
     Ok(Json(json!({})))
 }
 
-pub async fn find(State(app): State<Arc<App>>, Path(class): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn find(
+    State(app): State<Arc<App>>,
+    Path(class): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     find_in(&app, &req, &class).await
 }
 
-pub async fn create(State(app): State<Arc<App>>, Path(class): Path<String>, req: ParseRequest) -> ApiResult<Response> {
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Path(class): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Response> {
     let route = format!("classes/{class}");
     create_in(&app, req, &class, &route).await
 }
 
-pub async fn get(State(app): State<Arc<App>>, Path((class, id)): Path<(String, String)>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Path((class, id)): Path<(String, String)>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     get_in(&app, &req, &class, &id).await
 }
 
-pub async fn update(State(app): State<Arc<App>>, Path((class, id)): Path<(String, String)>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Path((class, id)): Path<(String, String)>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     update_in(&app, req, &class, &id).await
 }
 
-pub async fn delete(State(app): State<Arc<App>>, Path((class, id)): Path<(String, String)>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path((class, id)): Path<(String, String)>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     delete_in(&app, &req, &class, &id).await
 }
 
@@ -74,14 +130,26 @@ pub async fn create_role(State(app): State<Arc<App>>, req: ParseRequest) -> ApiR
     create_in(&app, req, "_Role", "roles").await
 }
 
-pub async fn get_role(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn get_role(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     get_in(&app, &req, "_Role", &id).await
 }
 
-pub async fn update_role(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn update_role(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     update_in(&app, req, "_Role", &id).await
 }
 
-pub async fn delete_role(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn delete_role(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     delete_in(&app, &req, "_Role", &id).await
 }

@@ -37,7 +37,11 @@ pub async fn server_info(State(app): State<Arc<App>>, req: ParseRequest) -> ApiR
     })))
 }
 
-pub async fn purge(State(app): State<Arc<App>>, Path(class): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn purge(
+    State(app): State<Arc<App>>,
+    Path(class): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     app.core.purge(&req.ctx(), &class).await?;
     Ok(Json(json!({})))
 }

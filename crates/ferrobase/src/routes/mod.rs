@@ -23,19 +23,52 @@ pub fn api() -> Router<Arc<App>> {
         .route("/serverInfo", get(misc::server_info))
         .route("/purge/{class}", axum::routing::delete(misc::purge))
         .route("/classes/{class}", get(classes::find).post(classes::create))
-        .route("/classes/{class}/{id}", get(classes::get).put(classes::update).delete(classes::delete))
+        .route(
+            "/classes/{class}/{id}",
+            get(classes::get)
+                .put(classes::update)
+                .delete(classes::delete),
+        )
         .route("/users", get(users::find).post(users::signup))
         .route("/users/me", get(users::me))
-        .route("/users/{id}", get(users::get).put(users::update).delete(users::delete))
+        .route(
+            "/users/{id}",
+            get(users::get).put(users::update).delete(users::delete),
+        )
         .route("/login", get(users::login).post(users::login))
         .route("/logout", post(users::logout))
-        .route("/sessions", get(users::find_sessions).post(users::create_session))
+        .route(
+            "/sessions",
+            get(users::find_sessions).post(users::create_session),
+        )
         .route("/sessions/me", get(users::session_me))
-        .route("/sessions/{id}", get(users::get_session).put(users::update_session).delete(users::delete_session))
-        .route("/roles", get(classes::find_roles).post(classes::create_role))
-        .route("/roles/{id}", get(classes::get_role).put(classes::update_role).delete(classes::delete_role))
-        .route("/schemas", get(schemas::list).post(schemas::create_from_body))
-        .route("/schemas/{class}", get(schemas::get).post(schemas::create).put(schemas::update).delete(schemas::delete))
+        .route(
+            "/sessions/{id}",
+            get(users::get_session)
+                .put(users::update_session)
+                .delete(users::delete_session),
+        )
+        .route(
+            "/roles",
+            get(classes::find_roles).post(classes::create_role),
+        )
+        .route(
+            "/roles/{id}",
+            get(classes::get_role)
+                .put(classes::update_role)
+                .delete(classes::delete_role),
+        )
+        .route(
+            "/schemas",
+            get(schemas::list).post(schemas::create_from_body),
+        )
+        .route(
+            "/schemas/{class}",
+            get(schemas::get)
+                .post(schemas::create)
+                .put(schemas::update)
+                .delete(schemas::delete),
+        )
         .route("/batch", post(batch::batch))
 }
 
@@ -62,7 +95,12 @@ fn int_param(req: &ParseRequest, name: &str) -> ApiResult<Option<i64>> {
 fn list_param(req: &ParseRequest, name: &str) -> Option<String> {
     match req.param(name)? {
         Value::String(s) => Some(s),
-        Value::Array(a) => Some(a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")),
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
         _ => None,
     }
 }
@@ -73,7 +111,8 @@ pub fn find_options(req: &ParseRequest) -> ApiResult<FindOptions> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(
-            serde_json::from_str(&s).map_err(|_| Error::invalid_json("where parameter is not valid JSON"))?,
+            serde_json::from_str(&s)
+                .map_err(|_| Error::invalid_json("where parameter is not valid JSON"))?,
         ),
         Some(v) => Some(v),
     };

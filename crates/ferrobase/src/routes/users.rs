@@ -18,15 +18,27 @@ pub async fn signup(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult
     create_in(&app, req, "_User", "users").await
 }
 
-pub async fn get(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     get_in(&app, &req, "_User", &id).await
 }
 
-pub async fn update(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn update(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     update_in(&app, req, "_User", &id).await
 }
 
-pub async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     delete_in(&app, &req, "_User", &id).await
 }
 
@@ -40,7 +52,12 @@ pub async fn login(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
     let password = req.str_param("password");
     let user = app
         .core
-        .login(&req.ctx(), username.as_deref(), email.as_deref(), password.as_deref())
+        .login(
+            &req.ctx(),
+            username.as_deref(),
+            email.as_deref(),
+            password.as_deref(),
+        )
         .await?;
     Ok(Json(Value::Object(user)))
 }
@@ -50,7 +67,10 @@ pub async fn logout(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult
     Ok(Json(json!({})))
 }
 
-pub async fn find_sessions(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn find_sessions(
+    State(app): State<Arc<App>>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     find_in(&app, &req, "_Session").await
 }
 
@@ -62,14 +82,26 @@ pub async fn session_me(State(app): State<Arc<App>>, req: ParseRequest) -> ApiRe
     Ok(Json(Value::Object(app.core.session_me(&req.ctx()).await?)))
 }
 
-pub async fn get_session(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn get_session(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     get_in(&app, &req, "_Session", &id).await
 }
 
-pub async fn update_session(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn update_session(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     update_in(&app, req, "_Session", &id).await
 }
 
-pub async fn delete_session(State(app): State<Arc<App>>, Path(id): Path<String>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn delete_session(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
     delete_in(&app, &req, "_Session", &id).await
 }
