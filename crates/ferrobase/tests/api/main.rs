@@ -1,0 +1,11 @@
+//! Black-box HTTP tests: each boots the real server on 127.0.0.1:0 with its own embedded store.
+
+mod basics;
+mod batch;
+mod durability;
+mod errors;
+mod helpers;
+mod objects;
+mod queries;
+mod schemas;
+mod users;

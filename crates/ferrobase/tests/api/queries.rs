@@ -1,0 +1,278 @@
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn day(d: u32) -> Value {
+    json!({"__type": "Date", "iso": format!("2024-01-{d:02}T00:00:00.000Z")})
+}
+
+/// Six fruits with every kind of field, and an `Owner` each points to.
+async fn seed(app: &TestApp) -> String {
+    let o1 = app.create("Owner", json!({"name": "o1", "rank": 1})).await;
+    let o2 = app.create("Owner", json!({"name": "o2", "rank": 2})).await;
+    let p = |id: &str| json!({"__type": "Pointer", "className": "Owner", "objectId": id});
+    let rows = vec![
+        json!({"name": "apple", "n": 1, "f": 1.5, "tags": ["red", "fruit"], "meta": {"color": "red", "size": 1}, "when": day(1), "flag": true, "opt": "x", "owner": p(&o1)}),
+        json!({"name": "banana", "n": 2, "f": 2.5, "tags": ["yellow", "fruit"], "meta": {"color": "yellow", "size": 2}, "when": day(2), "flag": false, "owner": p(&o2)}),
+        json!({"name": "cherry", "n": 3, "f": 3.5, "tags": ["red", "fruit", "small"], "meta": {"color": "red", "size": 3}, "when": day(3), "flag": true, "opt": "y", "owner": p(&o1)}),
+        json!({"name": "date", "n": 4, "f": 4.5, "tags": ["brown"], "meta": {"color": "brown", "size": 4}, "when": day(4), "flag": false, "opt": null}),
+        json!({"name": "elder", "n": 5, "f": 5.5, "tags": [], "meta": {"color": "purple", "size": 5}, "when": day(5), "flag": true}),
+        json!({"name": "fig", "n": 6, "f": 6.5, "tags": ["purple"], "meta": {"color": "purple", "size": 6}, "when": day(6), "flag": false, "label": "6"}),
+    ];
+    for r in rows {
+        app.create("Fruit", r).await;
+    }
+    o1
+}
+
+async fn names_where(app: &TestApp, w: Value) -> Vec<String> {
+    let (s, v) = app
+        .query(
+            "Fruit",
+            &[("where", w.to_string()), ("order", "name".into())],
+            As::Public,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "where {w}: {v}");
+    names(&v)
+}
+
+#[tokio::test]
+async fn where_operators_match_parse_semantics() {
+    let app = spawn().await;
+    let o1 = seed(&app).await;
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (json!({"name": "apple"}), vec!["apple"]),
+        (json!({"n": {"$eq": 2}}), vec!["banana"]),
+        (
+            json!({"n": {"$ne": 2}}),
+            vec!["apple", "cherry", "date", "elder", "fig"],
+        ),
+        (json!({"n": {"$lt": 3}}), vec!["apple", "banana"]),
+        (
+            json!({"n": {"$lte": 3, "$gt": 1}}),
+            vec!["banana", "cherry"],
+        ),
+        (json!({"f": {"$gte": 5.5}}), vec!["elder", "fig"]),
+        (json!({"name": {"$gt": "d"}}), vec!["date", "elder", "fig"]),
+        (
+            json!({"name": {"$in": ["apple", "fig", "nope"]}}),
+            vec!["apple", "fig"],
+        ),
+        (
+            json!({"name": {"$nin": ["apple", "fig"]}}),
+            vec!["banana", "cherry", "date", "elder"],
+        ),
+        (json!({"opt": {"$exists": true}}), vec!["apple", "cherry"]),
+        (
+            json!({"opt": {"$exists": false}}),
+            vec!["banana", "date", "elder", "fig"],
+        ),
+        (
+            json!({"label": {"$ne": "6"}}),
+            vec!["apple", "banana", "cherry", "date", "elder"],
+        ),
+        (json!({"flag": true}), vec!["apple", "cherry", "elder"]),
+        (json!({"flag": false}), vec!["banana", "date", "fig"]),
+        (
+            json!({"name": {"$regex": "^B", "$options": "i"}}),
+            vec!["banana"],
+        ),
+        (json!({"name": {"$regex": "er"}}), vec!["cherry", "elder"]),
+        (json!({"name": {"$regex": "^\\Qa.\\E"}}), vec![]),
+        (json!({"tags": "red"}), vec!["apple", "cherry"]),
+        (json!({"tags": {"$all": ["red", "small"]}}), vec!["cherry"]),
+        (
+            json!({"tags": {"$in": ["yellow", "brown"]}}),
+            vec!["banana", "date"],
+        ),
+        (
+            json!({"tags": {"$containedBy": ["red", "fruit", "yellow"]}}),
+            vec!["apple", "banana", "elder"],
+        ),
+        (json!({"meta.color": "purple"}), vec!["elder", "fig"]),
+        (json!({"meta.size": {"$gt": 4}}), vec!["elder", "fig"]),
+        (json!({"when": {"$gte": day(5)}}), vec!["elder", "fig"]),
+        (
+            json!({"when": {"$lt": {"__type": "Date", "iso": "2024-01-02T00:00:00Z"}}}),
+            vec!["apple"],
+        ),
+        (
+            json!({"owner": {"__type": "Pointer", "className": "Owner", "objectId": o1}}),
+            vec!["apple", "cherry"],
+        ),
+        (
+            json!({"$or": [{"n": 1}, {"name": "fig"}]}),
+            vec!["apple", "fig"],
+        ),
+        (
+            json!({"$and": [{"flag": true}, {"n": {"$gt": 1}}]}),
+            vec!["cherry", "elder"],
+        ),
+        (
+            json!({"$nor": [{"flag": true}, {"n": 6}]}),
+            vec!["banana", "date"],
+        ),
+        // Parse's type rules: a number never equals a string, a boolean never equals a number.
+        (json!({"n": "1"}), vec![]),
+        (json!({"flag": 1}), vec![]),
+        (json!({"label": 6}), vec![]),
+        (
+            json!({"missing": null}),
+            vec!["apple", "banana", "cherry", "date", "elder", "fig"],
+        ),
+        (json!({"name": "o'brien\"; DROP TABLE Fruit; --"}), vec![]),
+        (json!({"meta.it's": "x"}), vec![]),
+    ];
+    for (w, want) in cases {
+        assert_eq!(names_where(&app, w.clone()).await, want, "where {w}");
+    }
+}
+
+#[tokio::test]
+async fn sub_queries() {
+    let app = spawn().await;
+    seed(&app).await;
+    let inq = json!({"owner": {"$inQuery": {"className": "Owner", "where": {"rank": 1}}}});
+    assert_eq!(names_where(&app, inq).await, vec!["apple", "cherry"]);
+    let notin = json!({"owner": {"$notInQuery": {"className": "Owner", "where": {"rank": 1}}}});
+    assert_eq!(
+        names_where(&app, notin).await,
+        vec!["banana", "date", "elder", "fig"]
+    );
+    let sel =
+        json!({"n": {"$select": {"query": {"className": "Owner", "where": {}}, "key": "rank"}}});
+    assert_eq!(names_where(&app, sel).await, vec!["apple", "banana"]);
+    let dont = json!({"n": {"$dontSelect": {"query": {"className": "Owner", "where": {}}, "key": "rank"}}});
+    assert_eq!(
+        names_where(&app, dont).await,
+        vec!["cherry", "date", "elder", "fig"]
+    );
+}
+
+#[tokio::test]
+async fn order_limit_skip_count() {
+    let app = spawn().await;
+    seed(&app).await;
+    let (_, v) = app
+        .query(
+            "Fruit",
+            &[("order", "-n".into()), ("limit", "2".into())],
+            As::Public,
+        )
+        .await;
+    assert_eq!(names(&v), vec!["fig", "elder"]);
+    let (_, v) = app
+        .query(
+            "Fruit",
+            &[
+                ("order", "flag,-n".into()),
+                ("skip", "1".into()),
+                ("limit", "3".into()),
+            ],
+            As::Public,
+        )
+        .await;
+    assert_eq!(names(&v), vec!["date", "banana", "elder"]);
+    let (_, v) = app
+        .query(
+            "Fruit",
+            &[("order", "-when".into()), ("limit", "1".into())],
+            As::Public,
+        )
+        .await;
+    assert_eq!(names(&v), vec!["fig"]);
+    let (_, v) = app
+        .query(
+            "Fruit",
+            &[
+                ("where", json!({"flag": true}).to_string()),
+                ("count", "1".into()),
+                ("limit", "0".into()),
+            ],
+            As::Public,
+        )
+        .await;
+    assert_eq!(v, json!({"results": [], "count": 3}));
+    let (_, v) = app
+        .query(
+            "Fruit",
+            &[("count", "1".into()), ("limit", "1".into())],
+            As::Public,
+        )
+        .await;
+    assert_eq!(v["count"], json!(6));
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(1));
+    // Default limit is 100.
+    let (_, v) = app.query("Fruit", &[], As::Public).await;
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(6));
+}
+
+#[tokio::test]
+async fn bad_queries_get_parse_errors() {
+    let app = spawn().await;
+    seed(&app).await;
+    let q = |w: &str| vec![("where", w.to_string())];
+    assert_parse_error(
+        &app.query("Fruit", &q("{not json"), As::Public).await,
+        400,
+        107,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &q(r#"{"$where": "sleep(1000)"}"#), As::Public)
+            .await,
+        400,
+        105,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &q(r#"{"n": {"$function": {}}}"#), As::Public)
+            .await,
+        400,
+        102,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &q(r#"{"_hashed_password": "x"}"#), As::Public)
+            .await,
+        400,
+        105,
+    );
+    assert_parse_error(
+        &app.query(
+            "Fruit",
+            &q(r#"{"name": {"$regex": "(unclosed"}}"#),
+            As::Public,
+        )
+        .await,
+        400,
+        102,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &q(r#"{"name": {"$in": "apple"}}"#), As::Public)
+            .await,
+        400,
+        102,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &[("limit", "abc".into())], As::Public)
+            .await,
+        400,
+        102,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &[("limit", "-1".into())], As::Public)
+            .await,
+        400,
+        102,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &[("order", "name;drop".into())], As::Public)
+            .await,
+        400,
+        105,
+    );
+    // A catastrophic-backtracking pattern answers quickly (linear-time engine).
+    let (s, _) = app
+        .query("Fruit", &q(r#"{"name": {"$regex": "(a+)+$"}}"#), As::Public)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
