@@ -5,6 +5,8 @@
 pub mod acl;
 pub mod auth;
 pub mod config;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod error;
 pub mod query;
 pub mod rest;

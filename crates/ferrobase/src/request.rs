@@ -65,7 +65,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ParseRequest {
         parts
             .extensions
             .remove::<ParseRequest>()
-            .ok_or_else(|| ApiError(Error::Unauthorized))
+            .ok_or(ApiError(Error::Unauthorized))
     }
 }
 

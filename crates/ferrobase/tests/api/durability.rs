@@ -33,12 +33,18 @@ fn start_binary(dir: &std::path::Path, extra: &[&str]) -> (Child, String, Vec<St
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts");
-    let stdout = child.stdout.take().expect("stdout");
+    let Some(stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no stdout");
+    };
     let mut lines = Vec::new();
     let mut reader = BufReader::new(stdout);
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).expect("read") == 0 {
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
             panic!("server exited before listening: {lines:?}");
         }
         let line = line.trim_end().to_string();
