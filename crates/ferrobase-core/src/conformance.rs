@@ -219,6 +219,8 @@ async fn updates_are_applied_and_returned(shared: &Arc<dyn Storage>) {
         .await
         .expect("update")
         .expect("matched");
+    assert_eq!(got.before["n"], json!(1), "the object before the update");
+    let got = got.after;
     assert_eq!(got["n"], json!(6));
     assert_eq!(got["l"], json!(["a", "b"]));
     let again = store

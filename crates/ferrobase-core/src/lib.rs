@@ -8,6 +8,7 @@ pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
+pub mod events;
 pub mod query;
 pub mod rest;
 pub mod schema;

@@ -12,6 +12,13 @@ use crate::types::Object;
 use crate::update::Updates;
 use async_trait::async_trait;
 
+/// An object before and after an update (LiveQuery needs both to tell enter/leave/update).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    pub before: Object,
+    pub after: Object,
+}
+
 /// An open transaction (a `"transaction": true` batch). Operations that carry it run inside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TxId(pub u64);
@@ -39,7 +46,7 @@ pub trait Storage: Send + Sync + 'static {
     /// Inserts a new object. A unique-index violation is error 137.
     async fn insert(&self, schema: &ClassSchema, object: Object, tx: Option<TxId>) -> Result<()>;
     /// Atomically applies `updates` to the one object matching `filter` (which names its objectId)
-    /// and returns it as stored afterwards, or `None` if nothing matched. Relation ops write the
+    /// and returns it as it was before and as stored afterwards, or `None` if nothing matched. Relation ops write the
     /// join table `_Join:<field>:<class>`.
     async fn update(
         &self,
@@ -47,7 +54,7 @@ pub trait Storage: Send + Sync + 'static {
         filter: &Filter,
         updates: &Updates,
         tx: Option<TxId>,
-    ) -> Result<Option<Object>>;
+    ) -> Result<Option<Updated>>;
     /// Deletes the objects matching `filter`; returns how many.
     async fn delete(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64>;
     /// Removes a field's values from every object of a class (the schema API's field delete).

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use ferrobase_core::error::code;
 use ferrobase_core::query::{Filter, StoreQuery};
 use ferrobase_core::schema::ClassSchema;
-use ferrobase_core::storage::{Storage, TxId};
+use ferrobase_core::storage::{Storage, TxId, Updated};
 use ferrobase_core::types::Object;
 use ferrobase_core::update::{self, UpdateOp, Updates};
 use ferrobase_core::{Error, Result};
@@ -379,16 +379,17 @@ impl Storage for SqliteStore {
         filter: &Filter,
         updates: &Updates,
         tx: Option<TxId>,
-    ) -> Result<Option<Object>> {
+    ) -> Result<Option<Updated>> {
         let mut q = StoreQuery::filter(filter.clone());
         q.limit = Some(1);
         let select = select_sql(schema, &q);
         let class = schema.class_name.clone();
         let updates = updates.clone();
         self.write(tx, move |conn| {
-            let Some(mut obj) = query_objects(conn, &select)?.pop() else {
+            let Some(before) = query_objects(conn, &select)?.pop() else {
                 return Ok(None);
             };
+            let mut obj = before.clone();
             update::apply(&mut obj, &updates)?;
             let id = obj.get("objectId").and_then(Value::as_str).unwrap_or_default().to_string();
             let [_, _, updated, rperm, wperm, data] = rows::to_row(obj.clone())?;
@@ -397,7 +398,7 @@ impl Storage for SqliteStore {
             st.execute(rusqlite::params![updated, rperm, wperm, data, SqlValue::Text(id.clone())])
                 .map_err(sql_err)?;
             write_relations(conn, &class, &id, &updates)?;
-            Ok(Some(obj))
+            Ok(Some(Updated { before, after: obj }))
         })
         .await
     }

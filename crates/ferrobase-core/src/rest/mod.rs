@@ -46,6 +46,8 @@ pub struct Core {
     schemas: RwLock<HashMap<String, Arc<ClassSchema>>>,
     schema_changes: tokio::sync::Mutex<()>,
     sessions: Mutex<HashMap<String, (Instant, Arc<SessionUser>)>>,
+    /// Every successful write, for LiveQuery and other subscribers.
+    pub changes: crate::events::ChangeFeed,
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -61,6 +63,7 @@ impl Core {
             schemas: RwLock::new(HashMap::new()),
             schema_changes: tokio::sync::Mutex::new(()),
             sessions: Mutex::new(HashMap::new()),
+            changes: crate::events::ChangeFeed::default(),
         };
         core.reload_schemas().await?;
         for class in ["_User", "_Role", "_Session"] {

@@ -3,8 +3,10 @@
 use super::{clp, validate, Core, Ctx};
 use crate::acl;
 use crate::error::{code, Error, Result};
+use crate::events::{ChangeEvent, ChangeKind};
 use crate::query::Filter;
 use crate::schema::{class_name_is_valid, invalid_class_name_message, ClassSchema, FieldType};
+use crate::storage::Updated;
 use crate::types::{new_object_id, now_iso, Object};
 use crate::update::{self, get_path, parse_op, UpdateOp, Updates};
 use serde_json::{json, Value};
@@ -192,6 +194,7 @@ impl Core {
             .unwrap_or_default()
             .to_string();
         let created = obj.get("createdAt").cloned().unwrap_or(Value::Null);
+        let event_copy = self.changes.has_subscribers().then(|| obj.clone());
         self.store.insert(schema, obj, ctx.tx).await?;
         let relations: Updates = updates
             .iter()
@@ -202,6 +205,14 @@ impl Core {
             self.store
                 .update(schema, &Filter::object_id(&id), &relations, ctx.tx)
                 .await?;
+        }
+        if let Some(object) = event_copy {
+            self.changes.publish(ChangeEvent {
+                class: schema.class_name.clone(),
+                kind: ChangeKind::Create,
+                object,
+                original: None,
+            });
         }
         echo.insert("objectId".into(), Value::String(id.clone()));
         echo.insert("createdAt".into(), created);
@@ -241,7 +252,10 @@ impl Core {
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
         }
-        let stored = self
+        let Updated {
+            before,
+            after: stored,
+        } = self
             .store
             .update(&schema, &filter, &updates, ctx.tx)
             .await?
@@ -255,6 +269,12 @@ impl Core {
             }
         }
         body.insert("updatedAt".into(), Value::String(now));
+        self.changes.publish(ChangeEvent {
+            class: class.to_string(),
+            kind: ChangeKind::Update,
+            object: stored,
+            original: Some(before),
+        });
         if class == "_User" {
             self.after_user_update(ctx, id, &mut body, extra).await?;
         }
@@ -287,8 +307,23 @@ impl Core {
                 ));
             }
         }
+        let doomed = if self.changes.has_subscribers() {
+            let mut q = crate::query::StoreQuery::filter(filter.clone());
+            q.limit = Some(1);
+            self.store.find(&schema, &q, ctx.tx).await?.pop()
+        } else {
+            None
+        };
         if self.store.delete(&schema, &filter, ctx.tx).await? == 0 {
             return Err(Error::not_found());
+        }
+        if let Some(object) = doomed {
+            self.changes.publish(ChangeEvent {
+                class: class.to_string(),
+                kind: ChangeKind::Delete,
+                object,
+                original: None,
+            });
         }
         match class {
             "_User" => {
