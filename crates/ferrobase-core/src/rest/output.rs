@@ -10,7 +10,8 @@ const USER_PRIVATE: &[&str] = &["authData", "email"];
 
 /// Strips internal fields, hides private user fields from others, and adds the Relation markers.
 pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> Object {
-    obj.retain(|k, _| !k.starts_with('_') && k != "password");
+    let hidden = super::clp::protected_fields(schema, auth, &obj);
+    obj.retain(|k, _| !k.starts_with('_') && k != "password" && !hidden.iter().any(|h| h == k));
     if schema.class_name == "_User" && !auth.master {
         let is_self = auth.user_id().is_some()
             && obj.get("objectId").and_then(Value::as_str) == auth.user_id();

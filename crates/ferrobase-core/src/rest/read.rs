@@ -2,7 +2,7 @@
 
 use super::{clp, output, Core, Ctx};
 use crate::error::{code, Error, Result};
-use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, StoreQuery, SubQuery};
+use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, SortKey, StoreQuery, SubQuery};
 use crate::schema::{ClassSchema, FieldType};
 use crate::types::{as_pointer, Object};
 use serde_json::Value;
@@ -104,17 +104,20 @@ impl Core {
             Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
         };
         let count_only = opts.count && limit == 0;
-        clp::check(
+        let access = clp::check(
             &schema,
             if count_only { "count" } else { "find" },
             &ctx.auth,
         )?;
+        if opts.count && !count_only {
+            clp::check(&schema, "count", &ctx.auth)?;
+        }
+        let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
         let filter = self.read_filter(ctx, &schema, opts.where_.as_ref())?;
+        refuse_protected(&schema, ctx, &filter, &order)?;
+        let filter = filter.and(access.filter(&ctx.auth));
         let filter = self.resolve_subqueries(ctx, filter, 0).await?;
         let count = if opts.count {
-            if !count_only {
-                clp::check(&schema, "count", &ctx.auth)?;
-            }
             Some(self.store.count(&schema, &filter, ctx.tx).await?)
         } else {
             None
@@ -226,8 +229,10 @@ impl Core {
         let Some(schema) = self.schema(&q.class_name) else {
             return Ok(Vec::new());
         };
-        clp::check(&schema, "find", &ctx.auth)?;
+        let access = clp::check(&schema, "find", &ctx.auth)?;
         let filter = self.read_filter(ctx, &schema, Some(&q.where_))?;
+        refuse_protected(&schema, ctx, &filter, &[])?;
+        let filter = filter.and(access.filter(&ctx.auth));
         let filter = self.resolve_subqueries(ctx, filter, depth + 1).await?;
         let rows = self
             .store
@@ -352,16 +357,19 @@ impl Core {
             let Some(schema) = self.schema(&class) else {
                 continue;
             };
-            if clp::check(&schema, "get", &ctx.auth).is_err() {
+            let Ok(access) = clp::check(&schema, "get", &ctx.auth) else {
                 continue;
-            }
+            };
             looked_up.insert(class.clone());
             let ids: Vec<Scalar> = ids.into_iter().map(Scalar::String).collect();
             let n = ids.len();
-            let filter = self.read_filter(ctx, &schema, None)?.and(Filter::Field {
-                path: "objectId".into(),
-                cond: Cond::In(ids),
-            });
+            let filter = self
+                .read_filter(ctx, &schema, None)?
+                .and(access.filter(&ctx.auth))
+                .and(Filter::Field {
+                    path: "objectId".into(),
+                    cond: Cond::In(ids),
+                });
             let mut q = StoreQuery::filter(filter);
             q.limit = Some(n);
             for row in self.store.find(&schema, &q, ctx.tx).await? {
@@ -385,6 +393,43 @@ impl Core {
             }
         }
         Ok(())
+    }
+}
+
+/// Refuses queries and sorts on fields the caller may not see (`protectedFields`), so that
+/// their values cannot be probed through `where`, `order` or `count`.
+fn refuse_protected(
+    schema: &ClassSchema,
+    ctx: &Ctx,
+    filter: &Filter,
+    order: &[SortKey],
+) -> Result<()> {
+    let hidden = clp::always_protected(schema, &ctx.auth);
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    let mut paths = Vec::new();
+    filter_paths(filter, &mut paths);
+    paths.extend(order.iter().map(|k| k.path.clone()));
+    for p in paths {
+        let root = p.split('.').next().unwrap_or(&p);
+        if hidden.iter().any(|h| h == root) {
+            return Err(Error::forbidden_op(format!(
+                "Permission denied: {root} is protected on class {}.",
+                schema.class_name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn filter_paths(f: &Filter, out: &mut Vec<String>) {
+    match f {
+        Filter::And(v) | Filter::Or(v) | Filter::Nor(v) => {
+            v.iter().for_each(|x| filter_paths(x, out))
+        }
+        Filter::Field { path, .. } => out.push(path.clone()),
+        _ => {}
     }
 }
 

@@ -116,7 +116,7 @@ impl Core {
         }
         let existing = self.schema("_User");
         if let Some(s) = &existing {
-            clp::check(s, "create", &ctx.auth)?;
+            clp::check_full(s, "create", &ctx.auth)?;
         }
         let prep = self.prepare("_User", existing.as_deref(), body, true, None)?;
         self.check_unique_identity(ctx, Some(&username), email.as_deref(), None)

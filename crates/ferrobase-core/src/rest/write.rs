@@ -133,7 +133,7 @@ impl Core {
         match self.schema(class) {
             Some(s) if new_fields.is_empty() => Ok(s),
             Some(s) => {
-                clp::check(&s, "addField", &ctx.auth)?;
+                clp::check_full(&s, "addField", &ctx.auth)?;
                 self.ensure_fields(ctx, class, new_fields).await
             }
             None => {
@@ -169,7 +169,7 @@ impl Core {
             _ => {}
         }
         if let Some(s) = self.schema(class) {
-            clp::check(&s, "create", &ctx.auth)?;
+            clp::check_full(&s, "create", &ctx.auth)?;
         }
         let existing = self.schema(class);
         let prep = self.prepare(class, existing.as_deref(), body, true, None)?;
@@ -231,7 +231,7 @@ impl Core {
     ) -> Result<WriteResult> {
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
         let body = body_object(body)?;
-        clp::check(&schema, "update", &ctx.auth)?;
+        let access = clp::check(&schema, "update", &ctx.auth)?;
         let mut prep = self.prepare(class, Some(&schema), body, false, Some(id))?;
         let mut extra = Object::new();
         if class == "_User" {
@@ -248,7 +248,7 @@ impl Core {
             "updatedAt".into(),
             UpdateOp::Set(Value::String(now.clone())),
         ));
-        let mut filter = Filter::object_id(id);
+        let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
         }
@@ -286,14 +286,14 @@ impl Core {
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
-        clp::check(&schema, "delete", &ctx.auth)?;
+        let access = clp::check(&schema, "delete", &ctx.auth)?;
         if class == "_User" && !ctx.auth.master && ctx.auth.user_id() != Some(id) {
             return Err(Error::new(
                 code::SESSION_MISSING,
                 format!("Cannot delete user {id}."),
             ));
         }
-        let mut filter = Filter::object_id(id);
+        let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
             if class == "_Session" {
