@@ -64,7 +64,9 @@ cleanup() {
   if [ -n "$DRAIN_PID" ]; then kill "$DRAIN_PID" 2>/dev/null || true; wait "$DRAIN_PID" 2>/dev/null || true; fi
   exec 3<&- 2>/dev/null || true
   if [ -n "$OUT_DIR" ] && [ -d "$TMP" ]; then
-    mkdir -p "$OUT_DIR" && cp "$TMP"/*.txt "$TMP"/server.* "$OUT_DIR"/ 2>/dev/null || true
+    # regular files only: server.fifo must not be read (cp would block on it forever)
+    mkdir -p "$OUT_DIR" && find "$TMP" -maxdepth 1 -type f \( -name '*.txt' -o -name '*.lua' -o -name 'server.err' -o -name 'server.out' \) \
+      -exec cp {} "$OUT_DIR"/ \; 2>/dev/null || true
   fi
   rm -rf "$TMP"
   exit "$rc"
@@ -220,6 +222,14 @@ check post_login 200 "${S[@]}" -H 'Content-Type: application/json' -X POST "$BAS
 MATCH=$(curl -sS "${S[@]}" "$BASE/classes/BenchItem?$Q1&count=1" | python3 -c 'import json,sys;print(json.load(sys.stdin).get("count"))')
 echo "query where price>10 matches $MATCH rows" >&2
 
+# other load on the machine (a compiler, say) skews every figure: note it per scenario
+BUSY_NOTES=()
+busy_check() { # busy_check WHEN: names the builds running now
+  local procs
+  procs=$(pgrep -x 'cargo|rustc|cc1|cc1plus|ld|node|java' -l 2>/dev/null | awk '{print $2}' | sort | uniq -c | awk '{printf "%s%s x%s", s, $2, $1; s=", "}') || true
+  [ -z "$procs" ] || BUSY_NOTES+=("$1: $procs")
+}
+
 ROWS_MD=()
 run() { # run NAME URL [wrk args...]
   local name=$1 url=$2; shift 2
@@ -227,8 +237,10 @@ run() { # run NAME URL [wrk args...]
   if [ "$WARMUP" -gt 0 ]; then
     wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 10s "$@" "$url" >"$TMP/$name.warmup.txt" 2>&1 || true
   fi
+  busy_check "before $name"
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "$@" "$url" >"$TMP/$name.txt" 2>&1 \
     || { echo "wrk failed for $name:" >&2; cat "$TMP/$name.txt" >&2; }
+  busy_check "after $name"
   local rps p50 p99 bad sock
   rps=$(awk '/^Requests\/sec/{print $2}' "$TMP/$name.txt")
   p50=$(awk '$1=="50%"{print $2}' "$TMP/$name.txt")
@@ -264,4 +276,8 @@ echo "- seeding: $ROWS rows in ${SEED_S} s (${SEED_RPS} rows/s; /batch of 50, 4 
 echo "- startup: ${STARTUP_MS} ms (exec to listening line)"
 echo "- RSS: idle $(mb "$IDLE_RSS_KB") right after start, peak $(mb "$PEAK_RSS_KB") (VmHWM at the end)"
 echo "- server log: $ERRLINES ERROR/WARN lines"
+if [ ${#BUSY_NOTES[@]} -gt 0 ]; then
+  echo "- WARNING: other CPU-heavy processes ran during the benchmark; the figures are not clean:"
+  printf '    %s\n' "${BUSY_NOTES[@]}"
+fi
 if [ "$ERRLINES" != 0 ]; then sort "$TMP/server.problems" | uniq -c | sort -rn | head -5 | cut -c1-200 | sed 's/^/    /'; fi

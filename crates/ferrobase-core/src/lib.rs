@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod auth;
+pub mod auth_data;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;

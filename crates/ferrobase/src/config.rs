@@ -56,6 +56,38 @@ pub struct ServeArgs {
     /// bcrypt cost for new password hashes.
     #[arg(long, env = "FERROBASE_BCRYPT_COST")]
     pub bcrypt_cost: Option<u32>,
+    /// A master key that may read everything and write nothing.
+    #[arg(long, env = "FERROBASE_READ_ONLY_MASTER_KEY", hide_env_values = true)]
+    pub read_only_master_key: Option<String>,
+    /// Regular expression every new password must match (Parse's passwordPolicy.validatorPattern).
+    #[arg(long, env = "FERROBASE_PASSWORD_PATTERN")]
+    pub password_pattern: Option<String>,
+    /// Refuse passwords containing the username (passwordPolicy.doNotAllowUsername).
+    #[arg(long, env = "FERROBASE_PASSWORD_NO_USERNAME")]
+    pub password_no_username: Option<bool>,
+    /// Message of the password-policy error (passwordPolicy.validationError).
+    #[arg(long, env = "FERROBASE_PASSWORD_POLICY_MESSAGE")]
+    pub password_policy_message: Option<String>,
+    /// Failed logins before an account is locked (accountLockout.threshold; unset: no lockout).
+    #[arg(long, env = "FERROBASE_LOCKOUT_THRESHOLD")]
+    pub lockout_threshold: Option<u32>,
+    /// Minutes an account stays locked (accountLockout.duration).
+    #[arg(long, env = "FERROBASE_LOCKOUT_DURATION")]
+    pub lockout_duration: Option<u32>,
+    /// Give sessions an expiry (Parse's expireInactiveSessions).
+    #[arg(long, env = "FERROBASE_EXPIRE_INACTIVE_SESSIONS")]
+    pub expire_inactive_sessions: Option<bool>,
+    /// Extend a session's expiry when it is used (Parse's extendSessionOnUse).
+    #[arg(long, env = "FERROBASE_EXTEND_SESSION_ON_USE")]
+    pub extend_session_on_use: Option<bool>,
+    /// Rate limit rule `PATH=COUNT/SECONDS[,user][,METHOD…]`, e.g. `/login=10/60`; repeatable.
+    /// PATH may end in `*`. Counted per client IP (or per user with `,user`).
+    #[arg(
+        long = "rate-limit",
+        env = "FERROBASE_RATE_LIMIT",
+        value_delimiter = ';'
+    )]
+    pub rate_limits: Option<Vec<String>>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -77,6 +109,15 @@ struct FileConfig {
     max_limit: Option<usize>,
     session_length: Option<i64>,
     bcrypt_cost: Option<u32>,
+    read_only_master_key: Option<String>,
+    password_pattern: Option<String>,
+    password_no_username: Option<bool>,
+    password_policy_message: Option<String>,
+    lockout_threshold: Option<u32>,
+    lockout_duration: Option<u32>,
+    expire_inactive_sessions: Option<bool>,
+    extend_session_on_use: Option<bool>,
+    rate_limits: Option<Vec<String>>,
 }
 
 /// The resolved configuration.
@@ -97,6 +138,15 @@ pub struct Config {
     pub max_limit: Option<usize>,
     pub session_length: i64,
     pub bcrypt_cost: u32,
+    pub read_only_master_key: Option<String>,
+    pub password_pattern: Option<String>,
+    pub password_no_username: bool,
+    pub password_policy_message: Option<String>,
+    pub lockout_threshold: Option<u32>,
+    pub lockout_duration: u32,
+    pub expire_inactive_sessions: bool,
+    pub extend_session_on_use: bool,
+    pub rate_limits: Vec<crate::ratelimit::Rule>,
 }
 
 impl std::fmt::Debug for Config {
@@ -116,6 +166,10 @@ impl std::fmt::Debug for Config {
             .field(
                 "database_uri",
                 &self.database_uri.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "read_only_master_key",
+                &self.read_only_master_key.as_ref().map(|_| "<redacted>"),
             )
             .finish_non_exhaustive()
     }
@@ -142,6 +196,15 @@ impl Default for Config {
             max_limit: None,
             session_length: 365 * 24 * 3600,
             bcrypt_cost: 10,
+            read_only_master_key: None,
+            password_pattern: None,
+            password_no_username: false,
+            password_policy_message: None,
+            lockout_threshold: None,
+            lockout_duration: 5,
+            expire_inactive_sessions: true,
+            extend_session_on_use: false,
+            rate_limits: Vec::new(),
         }
     }
 }
@@ -179,6 +242,18 @@ impl Config {
         if !(4..=31).contains(&bcrypt_cost) {
             return Err("--bcrypt-cost must be between 4 and 31".into());
         }
+        let password_pattern = args.password_pattern.or(file.password_pattern);
+        if let Some(p) = &password_pattern {
+            ferrobase_core::config::password_regex(p)?;
+        }
+        let rate_limits = args
+            .rate_limits
+            .or(file.rate_limits)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| crate::ratelimit::Rule::parse(r))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             host: args.host.or(file.host).unwrap_or(d.host),
             port: args.port.or(file.port).unwrap_or(d.port),
@@ -213,6 +288,32 @@ impl Config {
                 .or(file.session_length)
                 .unwrap_or(d.session_length),
             bcrypt_cost,
+            read_only_master_key: args.read_only_master_key.or(file.read_only_master_key),
+            password_pattern,
+            password_no_username: args
+                .password_no_username
+                .or(file.password_no_username)
+                .unwrap_or(false),
+            password_policy_message: args
+                .password_policy_message
+                .or(file.password_policy_message),
+            lockout_threshold: args
+                .lockout_threshold
+                .or(file.lockout_threshold)
+                .filter(|t| *t > 0),
+            lockout_duration: args
+                .lockout_duration
+                .or(file.lockout_duration)
+                .unwrap_or(d.lockout_duration),
+            expire_inactive_sessions: args
+                .expire_inactive_sessions
+                .or(file.expire_inactive_sessions)
+                .unwrap_or(d.expire_inactive_sessions),
+            extend_session_on_use: args
+                .extend_session_on_use
+                .or(file.extend_session_on_use)
+                .unwrap_or(false),
+            rate_limits,
         })
     }
 }

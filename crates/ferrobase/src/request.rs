@@ -207,22 +207,43 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let mut auth = Auth::default();
     let master_key = header_str(headers, "x-parse-master-key").or(body_master);
     if let Some(k) = master_key {
-        if same_secret(&k, &app.master_key) {
-            if !app
+        let read_only = app
+            .config
+            .read_only_master_key
+            .as_deref()
+            .is_some_and(|ro| same_secret(&k, ro));
+        if same_secret(&k, &app.master_key) || read_only {
+            let allowed = app
                 .config
                 .master_key_ips
                 .iter()
-                .any(|ip| *ip == peer.ip() || ip.to_canonical() == peer.ip().to_canonical())
-            {
+                .any(|ip| ip.to_canonical() == peer.ip().to_canonical());
+            if !allowed {
                 tracing::warn!(ip = %peer.ip(), "master key used from an address not in --master-key-ips");
                 return Err(Error::Unauthorized);
             }
             auth.master = true;
+            auth.read_only = read_only;
         }
     }
     auth.installation_id = header_str(headers, "x-parse-installation-id").or(body_installation);
     if let Some(token) = header_str(headers, "x-parse-session-token").or(body_token) {
         auth.user = Some(app.core.authenticate(&token).await?);
+    }
+    if !auth.master {
+        let rel_path = parts.uri.path().get(mount.len()..).unwrap_or_default();
+        let rel_path = if mount == "/" {
+            parts.uri.path()
+        } else {
+            rel_path
+        };
+        let method = match &tunnelled_method {
+            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .unwrap_or(parts.method.clone()),
+            None => parts.method.clone(),
+        };
+        app.limiter
+            .check(&method, rel_path, &peer.ip().to_string(), auth.user_id())?;
     }
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|q| q.0)

@@ -3,7 +3,7 @@
 use crate::app::{self, App};
 use crate::config::Config;
 use crate::keys;
-use ferrobase_core::config::CoreConfig;
+use ferrobase_core::config::{AccountLockout, CoreConfig, PasswordPolicy};
 use ferrobase_core::rest::Core;
 use ferrobase_core::storage::Storage;
 use std::net::SocketAddr;
@@ -76,6 +76,20 @@ pub async fn start(config: Config) -> Result<Running, String> {
         max_limit: config.max_limit,
         max_batch_size: config.max_batch_size,
         bcrypt_cost: config.bcrypt_cost,
+        password_policy: PasswordPolicy {
+            validator_pattern: match &config.password_pattern {
+                Some(p) => Some(ferrobase_core::config::password_regex(p)?),
+                None => None,
+            },
+            do_not_allow_username: config.password_no_username,
+            validation_error: config.password_policy_message.clone(),
+        },
+        account_lockout: config.lockout_threshold.map(|threshold| AccountLockout {
+            threshold,
+            duration_minutes: config.lockout_duration,
+        }),
+        expire_inactive_sessions: config.expire_inactive_sessions,
+        extend_session_on_use: config.extend_session_on_use,
         ..CoreConfig::default()
     };
     let core = Core::new(core_config, store)
@@ -91,10 +105,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.mount_path.clone()
     };
     let url = format!("http://{addr}{mount}");
+    let limiter = crate::ratelimit::Limiter::new(config.rate_limits.clone());
     let app = Arc::new(App {
         core,
         config,
         master_key: keys.master_key.clone(),
+        limiter,
         started: Instant::now(),
         inner: OnceLock::new(),
     });

@@ -10,6 +10,7 @@ use serde_json::Value;
 /// What a class-level permission grants: everything, or only the objects whose pointer
 /// fields (`pointerFields`, `readUserFields`, `writeUserFields`) point to the caller.
 #[derive(Debug, Clone, PartialEq)]
+#[must_use = "an Access must restrict the query it was checked for (use .filter())"]
 pub(crate) enum Access {
     Full,
     Owned(Vec<String>),

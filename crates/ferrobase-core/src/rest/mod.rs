@@ -4,6 +4,7 @@
 mod clp;
 mod output;
 mod read;
+mod roles;
 mod schemas;
 mod sessions;
 mod users;
@@ -194,6 +195,9 @@ impl Core {
                 crate::error::code::INVALID_SESSION_TOKEN,
                 "Session token is expired.",
             ));
+        }
+        if self.config.extend_session_on_use {
+            self.extend_session(&sessions, &session).await?;
         }
         let user_id = session
             .get("user")

@@ -110,7 +110,8 @@ impl Core {
             &ctx.auth,
         )?;
         if opts.count && !count_only {
-            clp::check(&schema, "count", &ctx.auth)?;
+            // Counting needs its own permission; the find permission already limits the rows.
+            let _ = clp::check(&schema, "count", &ctx.auth)?;
         }
         let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
         let filter = self.read_filter(ctx, &schema, opts.where_.as_ref())?;
@@ -153,10 +154,11 @@ impl Core {
             }
             return Err(Error::not_found());
         };
-        clp::check(&schema, "get", &ctx.auth)?;
+        let access = clp::check(&schema, "get", &ctx.auth)?;
         let filter = self
             .read_filter(ctx, &schema, None)?
-            .and(Filter::object_id(id));
+            .and(Filter::object_id(id))
+            .and(access.filter(&ctx.auth));
         let mut q = StoreQuery::filter(filter);
         q.limit = Some(1);
         let rows = self.store.find(&schema, &q, ctx.tx).await?;

@@ -157,9 +157,11 @@ impl Core {
             }
             return Err(Error::forbidden_op("Permission denied"));
         }
+        ctx.auth.check_writable("create")?;
         let body = body_object(body)?;
         match class {
             "_User" => return self.signup(ctx, body).await,
+            "_Role" => super::roles::check_new_role(&body)?,
             "_Session" if !ctx.auth.master => {
                 return Err(Error::new(
                     code::SESSION_MISSING,
@@ -229,8 +231,12 @@ impl Core {
         id: &str,
         body: Value,
     ) -> Result<WriteResult> {
+        ctx.auth.check_writable("update")?;
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
         let body = body_object(body)?;
+        if class == "_Role" {
+            super::roles::check_role_update(&body)?;
+        }
         let access = clp::check(&schema, "update", &ctx.auth)?;
         let mut prep = self.prepare(class, Some(&schema), body, false, Some(id))?;
         let mut extra = Object::new();
@@ -275,8 +281,11 @@ impl Core {
             object: stored,
             original: Some(before),
         });
-        if class == "_User" {
-            self.after_user_update(ctx, id, &mut body, extra).await?;
+        match class {
+            "_User" => self.after_user_update(ctx, id, &mut body, extra).await?,
+            // Role membership may have changed: resolve every session's roles again.
+            "_Role" => self.forget_sessions(|_| true),
+            _ => {}
         }
         Ok(WriteResult {
             body,
@@ -285,6 +294,7 @@ impl Core {
     }
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
+        ctx.auth.check_writable("delete")?;
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
         let access = clp::check(&schema, "delete", &ctx.auth)?;
         if class == "_User" && !ctx.auth.master && ctx.auth.user_id() != Some(id) {
@@ -337,6 +347,7 @@ impl Core {
     }
 
     pub async fn purge(&self, ctx: &Ctx, class: &str) -> Result<()> {
+        ctx.auth.check_writable("delete")?;
         if !ctx.auth.master {
             return Err(Error::Forbidden("Permission denied".into()));
         }

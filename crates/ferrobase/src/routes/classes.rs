@@ -34,11 +34,11 @@ pub(super) async fn create_in(
 ) -> ApiResult<Response> {
     let ctx = req.ctx();
     let r = app.core.create(&ctx, class, req.body).await?;
-    let location = format!(
-        "{}/{route}/{}",
-        req.base_url,
-        r.created_id.unwrap_or_default()
-    );
+    let Some(id) = r.created_id else {
+        // An existing account logged in through authData: 200, as Parse Server.
+        return Ok(Json(Value::Object(r.body)).into_response());
+    };
+    let location = format!("{}/{route}/{id}", req.base_url);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],

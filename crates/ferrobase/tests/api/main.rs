@@ -8,4 +8,5 @@ mod helpers;
 mod objects;
 mod queries;
 mod schemas;
+mod security;
 mod users;
