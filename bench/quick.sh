@@ -230,6 +230,8 @@ busy_check() { # busy_check WHEN: names the builds running now
   [ -z "$procs" ] || BUSY_NOTES+=("$1: $procs")
 }
 
+busy_check "at start"
+
 ROWS_MD=()
 run() { # run NAME URL [wrk args...]
   local name=$1 url=$2; shift 2

@@ -24,6 +24,8 @@ pub struct CoreConfig {
     pub expire_inactive_sessions: bool,
     /// Parse's `extendSessionOnUse`: push `expiresAt` forward when a session is used after half its life.
     pub extend_session_on_use: bool,
+    /// Email verification and password reset (needs a mailer).
+    pub email: Option<crate::mailer::EmailConfig>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,6 +61,7 @@ impl Default for CoreConfig {
             account_lockout: None,
             expire_inactive_sessions: true,
             extend_session_on_use: false,
+            email: None,
         }
     }
 }

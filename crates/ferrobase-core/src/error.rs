@@ -6,6 +6,7 @@ use std::fmt;
 /// Parse error codes used by ferrobase (the numbers Parse clients switch on).
 pub mod code {
     pub const INTERNAL: i32 = 1;
+    pub const OTHER_CAUSE: i32 = -1;
     pub const OBJECT_NOT_FOUND: i32 = 101;
     pub const INVALID_QUERY: i32 = 102;
     pub const INVALID_CLASS_NAME: i32 = 103;

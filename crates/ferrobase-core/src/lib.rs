@@ -10,6 +10,7 @@ pub mod config;
 pub mod conformance;
 pub mod error;
 pub mod events;
+pub mod mailer;
 pub mod query;
 pub mod rest;
 pub mod schema;

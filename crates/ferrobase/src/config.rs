@@ -88,6 +88,30 @@ pub struct ServeArgs {
         value_delimiter = ';'
     )]
     pub rate_limits: Option<Vec<String>>,
+    /// Public URL of the API (`https://api.shop.example/parse`), used in emailed links.
+    #[arg(long, env = "FERROBASE_PUBLIC_SERVER_URL")]
+    pub public_server_url: Option<String>,
+    /// Application name shown in emails and pages.
+    #[arg(long, env = "FERROBASE_APP_NAME")]
+    pub app_name: Option<String>,
+    /// Send a verification link to new email addresses (Parse's verifyUserEmails).
+    #[arg(long, env = "FERROBASE_VERIFY_USER_EMAILS")]
+    pub verify_user_emails: Option<bool>,
+    /// Refuse logins until the email is verified.
+    #[arg(long, env = "FERROBASE_PREVENT_LOGIN_WITH_UNVERIFIED_EMAIL")]
+    pub prevent_login_with_unverified_email: Option<bool>,
+    /// Seconds a verification link stays valid (default: forever).
+    #[arg(long, env = "FERROBASE_EMAIL_VERIFY_TOKEN_VALIDITY")]
+    pub email_verify_token_validity: Option<i64>,
+    /// Seconds a password-reset link stays valid (default: forever).
+    #[arg(long, env = "FERROBASE_RESET_TOKEN_VALIDITY")]
+    pub reset_token_validity: Option<i64>,
+    /// SMTP server for emails: smtp://user:pass@host:port, smtps://… or smtp+starttls://…
+    #[arg(long, env = "FERROBASE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of emails (`Shop <no-reply@shop.example>`).
+    #[arg(long, env = "FERROBASE_EMAIL_FROM")]
+    pub email_from: Option<String>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -118,6 +142,14 @@ struct FileConfig {
     expire_inactive_sessions: Option<bool>,
     extend_session_on_use: Option<bool>,
     rate_limits: Option<Vec<String>>,
+    public_server_url: Option<String>,
+    app_name: Option<String>,
+    verify_user_emails: Option<bool>,
+    prevent_login_with_unverified_email: Option<bool>,
+    email_verify_token_validity: Option<i64>,
+    reset_token_validity: Option<i64>,
+    smtp_url: Option<String>,
+    email_from: Option<String>,
 }
 
 /// The resolved configuration.
@@ -147,6 +179,14 @@ pub struct Config {
     pub expire_inactive_sessions: bool,
     pub extend_session_on_use: bool,
     pub rate_limits: Vec<crate::ratelimit::Rule>,
+    pub public_server_url: Option<String>,
+    pub app_name: String,
+    pub verify_user_emails: bool,
+    pub prevent_login_with_unverified_email: bool,
+    pub email_verify_token_validity: Option<i64>,
+    pub reset_token_validity: Option<i64>,
+    pub smtp_url: Option<String>,
+    pub email_from: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -167,6 +207,7 @@ impl std::fmt::Debug for Config {
                 "database_uri",
                 &self.database_uri.as_ref().map(|_| "<redacted>"),
             )
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field(
                 "read_only_master_key",
                 &self.read_only_master_key.as_ref().map(|_| "<redacted>"),
@@ -205,6 +246,14 @@ impl Default for Config {
             expire_inactive_sessions: true,
             extend_session_on_use: false,
             rate_limits: Vec::new(),
+            public_server_url: None,
+            app_name: "ferrobase".into(),
+            verify_user_emails: false,
+            prevent_login_with_unverified_email: false,
+            email_verify_token_validity: None,
+            reset_token_validity: None,
+            smtp_url: None,
+            email_from: None,
         }
     }
 }
@@ -314,6 +363,25 @@ impl Config {
                 .or(file.extend_session_on_use)
                 .unwrap_or(false),
             rate_limits,
+            public_server_url: args
+                .public_server_url
+                .or(file.public_server_url)
+                .map(|u| u.trim_end_matches('/').to_string()),
+            app_name: args.app_name.or(file.app_name).unwrap_or(d.app_name),
+            verify_user_emails: args
+                .verify_user_emails
+                .or(file.verify_user_emails)
+                .unwrap_or(false),
+            prevent_login_with_unverified_email: args
+                .prevent_login_with_unverified_email
+                .or(file.prevent_login_with_unverified_email)
+                .unwrap_or(false),
+            email_verify_token_validity: args
+                .email_verify_token_validity
+                .or(file.email_verify_token_validity),
+            reset_token_validity: args.reset_token_validity.or(file.reset_token_validity),
+            smtp_url: args.smtp_url.or(file.smtp_url),
+            email_from: args.email_from.or(file.email_from),
         })
     }
 }

@@ -154,7 +154,8 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let Some(rel) = rel.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Ok(req);
     };
-    if rel == "/health" {
+    if rel == "/health" || rel.starts_with("/apps/") {
+        // Health checks and the pages behind emailed links carry no Parse headers.
         return Ok(req);
     }
     let trailing_slash = rel.len() > 1 && rel.ends_with('/');

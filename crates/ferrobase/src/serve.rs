@@ -59,6 +59,27 @@ fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
     Ok(Arc::new(store))
 }
 
+/// The email flows' settings; links point at `--public-server-url` (or the listening address).
+fn email_config(config: &Config, addr: SocketAddr) -> Option<ferrobase_core::mailer::EmailConfig> {
+    config.smtp_url.as_ref()?;
+    let mount = if config.mount_path == "/" {
+        ""
+    } else {
+        config.mount_path.as_str()
+    };
+    Some(ferrobase_core::mailer::EmailConfig {
+        public_server_url: config
+            .public_server_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}{mount}")),
+        app_name: config.app_name.clone(),
+        verify_user_emails: config.verify_user_emails,
+        prevent_login_with_unverified_email: config.prevent_login_with_unverified_email,
+        verify_token_validity_secs: config.email_verify_token_validity,
+        reset_token_validity_secs: config.reset_token_validity,
+    })
+}
+
 /// Opens everything and starts serving on `config.host:config.port` (0 = any free port).
 pub async fn start(config: Config) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data_dir)
@@ -69,6 +90,10 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.master_key.clone(),
     )?;
     let store = open_store(&config)?;
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let core_config = CoreConfig {
         app_id: keys.app_id.clone(),
         allow_client_class_creation: config.allow_client_class_creation,
@@ -90,15 +115,21 @@ pub async fn start(config: Config) -> Result<Running, String> {
         }),
         expire_inactive_sessions: config.expire_inactive_sessions,
         extend_session_on_use: config.extend_session_on_use,
+        email: email_config(&config, addr),
         ..CoreConfig::default()
     };
-    let core = Core::new(core_config, store)
+    let mut core = Core::new(core_config, store)
         .await
         .map_err(|e| format!("cannot load the store: {e}"))?;
-    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
-        .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if let Some(url) = &config.smtp_url {
+        let from = config
+            .email_from
+            .clone()
+            .unwrap_or_else(|| format!("{} <no-reply@localhost>", config.app_name));
+        core = core.with_mailer(Arc::new(crate::mail::SmtpMailer::new(url, &from)?));
+    } else if config.verify_user_emails {
+        return Err("--verify-user-emails needs --smtp-url to send the emails".into());
+    }
     let mount = if config.mount_path == "/" {
         String::new()
     } else {

@@ -20,7 +20,7 @@ fn email_is_valid(email: &str) -> bool {
         && !email.contains(char::is_whitespace)
 }
 
-async fn hash_password(password: String, cost: u32) -> Result<String> {
+pub(super) async fn hash_password(password: String, cost: u32) -> Result<String> {
     tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
         .await
         .map_err(Error::internal)?
@@ -144,6 +144,10 @@ impl Core {
         }
         self.check_unique_identity(ctx, Some(username), email.as_deref(), None)
             .await?;
+        let email_check = match (&email, self.verifies_emails()) {
+            (Some(e), true) => Some((e.clone(), self.verification_fields())),
+            _ => None,
+        };
         let hash = match prep.password.clone() {
             Some(pw) => Some(hash_password(pw, self.config.bcrypt_cost).await?),
             None => None,
@@ -158,6 +162,9 @@ impl Core {
         obj.insert("username".into(), Value::String(username.to_string()));
         if let Some(h) = hash {
             obj.insert("_hashed_password".into(), Value::String(h));
+        }
+        if let Some((_, (ups, _))) = &email_check {
+            crate::update::apply(&mut obj, ups)?;
         }
         if prep.acl.is_none() {
             // Parse 9 (`enforcePrivateUsers`): a new user is readable and writable by themself only.
@@ -178,6 +185,12 @@ impl Core {
                 ),
                 _ => e,
             })?;
+        if let Some((address, (_, token))) = &email_check {
+            self.send_verification(address, username, token).await;
+        }
+        if self.login_blocked_until_verified(email_check.is_some()) {
+            return Ok(result);
+        }
         let token = self.create_session(ctx, &id, "signup", provider).await?;
         result
             .body
@@ -236,7 +249,11 @@ impl Core {
     }
 
     /// Parse's `passwordPolicy`: error 142 for a password the policy refuses.
-    fn check_password_policy(&self, password: &str, username: Option<&str>) -> Result<()> {
+    pub(super) fn check_password_policy(
+        &self,
+        password: &str,
+        username: Option<&str>,
+    ) -> Result<()> {
         let policy = &self.config.password_policy;
         let refused = policy
             .validator_pattern
@@ -374,6 +391,13 @@ impl Core {
         }
         let user = found.ok_or_else(bad)?;
         let _ = ident;
+        if self.login_blocked_until_verified(user.get("emailVerified") == Some(&Value::Bool(false)))
+        {
+            return Err(Error::new(
+                code::EMAIL_NOT_FOUND,
+                "User email is not verified.",
+            ));
+        }
         let id = user
             .get("objectId")
             .and_then(Value::as_str)
@@ -404,6 +428,17 @@ impl Core {
         let mut out = output::to_client(&users, user, &crate::auth::Auth::master());
         out.insert("sessionToken".into(), Value::String(token));
         Ok(out)
+    }
+
+    /// `preventLoginWithUnverifiedEmail`: no session until the address is verified.
+    fn login_blocked_until_verified(&self, unverified: bool) -> bool {
+        unverified
+            && self.verifies_emails()
+            && self
+                .config
+                .email
+                .as_ref()
+                .is_some_and(|e| e.prevent_login_with_unverified_email)
     }
 
     /// Parse's `accountLockout`: a locked account cannot log in, even with the right password.
@@ -536,6 +571,11 @@ impl Core {
         }
         self.check_unique_identity(ctx, username.as_deref(), email.as_deref(), Some(id))
             .await?;
+        if let (Some(address), true) = (&email, self.verifies_emails()) {
+            let (ups, token) = self.verification_fields();
+            prep.updates.extend(ups);
+            extra.insert("verifyEmail".into(), serde_json::json!([address, token]));
+        }
         if let Some(pw) = prep.password.take() {
             let name = match &username {
                 Some(u) => Some(u.clone()),
@@ -578,6 +618,19 @@ impl Core {
         body: &mut Object,
         extra: Object,
     ) -> Result<()> {
+        if let Some([address, token]) = extra
+            .get("verifyEmail")
+            .and_then(Value::as_array)
+            .map(|a| [a.first(), a.get(1)])
+        {
+            if let (Some(a), Some(t)) = (
+                address.and_then(Value::as_str),
+                token.and_then(Value::as_str),
+            ) {
+                let name = self.stored_username(ctx, id).await?.unwrap_or_default();
+                self.send_verification(a, &name, t).await;
+            }
+        }
         if extra.contains_key("passwordChanged") {
             self.delete_sessions_of(ctx, id).await?;
             self.forget_sessions(|u| u.user_id == id);

@@ -3,6 +3,7 @@
 mod batch;
 mod classes;
 mod misc;
+mod pages;
 mod schemas;
 mod users;
 
@@ -70,6 +71,18 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
+        .route(
+            "/verificationEmailRequest",
+            post(pages::verification_email_request),
+        )
+        .route("/requestPasswordReset", post(pages::request_password_reset))
+        .route("/apps/choose_password", get(pages::choose_password))
+        .route("/apps/{app_id}/verify_email", get(pages::verify_email))
+        .route(
+            "/apps/{app_id}/request_password_reset",
+            get(pages::reset_link).post(pages::reset_submit),
+        )
+        .route("/apps/{page}", get(pages::static_page))
 }
 
 pub async fn not_found() -> ApiError {

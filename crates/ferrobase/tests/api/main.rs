@@ -3,6 +3,7 @@
 mod basics;
 mod batch;
 mod durability;
+mod email;
 mod errors;
 mod helpers;
 mod objects;
