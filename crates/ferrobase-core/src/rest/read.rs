@@ -323,10 +323,25 @@ impl Core {
             self.include_path(ctx, &mut results, path, &sub_keys)
                 .await?;
         }
+        // A `$text` search adds its relevance as `score`; it is returned when asked for.
+        let wants_score = keys.iter().any(|k| k == "$score")
+            || opts.order.as_deref().is_some_and(|o| o.contains("$score"));
+        if !wants_score && !schema.fields.contains_key("score") {
+            for o in &mut results {
+                o.remove("score");
+            }
+        }
         if !keys.is_empty() {
             let top: Vec<String> = keys
                 .iter()
-                .map(|k| k.split('.').next().unwrap_or(k).to_string())
+                .map(|k| {
+                    if k == "$score" {
+                        "score"
+                    } else {
+                        k.split('.').next().unwrap_or(k)
+                    }
+                    .to_string()
+                })
                 .collect();
             for o in &mut results {
                 output::project(o, &top);

@@ -5,6 +5,7 @@ mod batch;
 mod durability;
 mod email;
 mod errors;
+mod geo_text;
 mod helpers;
 mod objects;
 mod queries;
