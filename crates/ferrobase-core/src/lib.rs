@@ -3,6 +3,7 @@
 //! It never depends on a particular store or on HTTP.
 
 pub mod acl;
+pub mod aggregate;
 pub mod auth;
 pub mod auth_data;
 pub mod config;

@@ -551,10 +551,21 @@ fn comparable(op: &str, v: &Value) -> Result<Scalar> {
     }
 }
 
+/// Most values in one `$in`, `$nin`, `$all` or `$containedBy` list.
+pub const MAX_LIST: usize = 10_000;
+/// Longest `$regex` pattern, in bytes.
+pub const MAX_REGEX_LEN: usize = 1_000;
+
 fn list(op: &str, v: &Value) -> Result<Vec<Scalar>> {
     let arr = v
         .as_array()
         .ok_or_else(|| Error::invalid_query(format!("bad {op} value")))?;
+    if arr.len() > MAX_LIST {
+        return Err(Error::invalid_query(format!(
+            "{op} has {} values; at most {MAX_LIST} are allowed",
+            arr.len()
+        )));
+    }
     arr.iter().map(scalar).collect()
 }
 
@@ -596,6 +607,11 @@ pub fn scalar(v: &Value) -> Result<Scalar> {
 /// Turns a Parse regex (JavaScript syntax with Java-style `\Q…\E` quoting, as the SDKs'
 /// `startsWith`/`endsWith`/`contains` send it) into a Rust `regex` pattern with inline flags.
 pub fn regex_pattern(pattern: &str, flags: &str) -> Result<String> {
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(Error::invalid_query(format!(
+            "$regex is longer than {MAX_REGEX_LEN} characters"
+        )));
+    }
     let mut out = String::with_capacity(pattern.len() + 8);
     if !flags.is_empty() {
         out.push_str("(?");
@@ -707,6 +723,13 @@ mod tests {
             Some(107)
         );
         assert!(parse_where(&json!({"a": {"$regex": "("}})).is_err());
+    }
+
+    #[test]
+    fn limits() {
+        let many: Vec<i64> = (0..=MAX_LIST as i64).collect();
+        assert!(parse_where(&json!({"a": {"$in": many}})).is_err());
+        assert!(parse_where(&json!({"a": {"$regex": "x".repeat(MAX_REGEX_LEN + 1)}})).is_err());
     }
 
     #[test]

@@ -542,3 +542,50 @@ fn replace_pointers(
         }
     }
 }
+
+impl Core {
+    /// `/aggregate/:className` (master key): a pipeline, or `distinct` of a field.
+    pub async fn aggregate(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        pipeline: Option<&Value>,
+        distinct: Option<&str>,
+        where_: Option<&Value>,
+    ) -> Result<Vec<Value>> {
+        if !ctx.auth.master {
+            return Err(Error::Forbidden("Permission denied".into()));
+        }
+        let Some(schema) = self.schema(class) else {
+            return Ok(Vec::new());
+        };
+        let (filter, stages) = match pipeline {
+            Some(p) => {
+                let parsed = crate::aggregate::parse(p)?;
+                (parsed.filter, parsed.stages)
+            }
+            None => (Filter::True, Vec::new()),
+        };
+        let filter = match where_ {
+            Some(w) if !w.is_null() => filter.and(parse_where(w)?),
+            _ => filter,
+        };
+        let filter = self
+            .resolve_subqueries(ctx, rewrite_relation_equality(&schema, filter), 0)
+            .await?;
+        let rows: Vec<Object> = self
+            .store
+            .find(&schema, &StoreQuery::filter(filter), ctx.tx)
+            .await?
+            .into_iter()
+            .map(|o| output::to_client(&schema, o, &ctx.auth))
+            .collect();
+        if let Some(field) = distinct {
+            return Ok(crate::aggregate::distinct(&rows, field));
+        }
+        Ok(crate::aggregate::run(rows, &stages)
+            .into_iter()
+            .map(Value::Object)
+            .collect())
+    }
+}

@@ -71,6 +71,7 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
+        .route("/aggregate/{class}", get(classes::aggregate))
         .route(
             "/verificationEmailRequest",
             post(pages::verification_email_request),

@@ -276,3 +276,69 @@ async fn bad_queries_get_parse_errors() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn aggregate_pipelines_and_distinct() {
+    let app = spawn().await;
+    seed(&app).await;
+    let pipeline = json!([
+        {"$match": {"n": {"$gte": 2}}},
+        {"$group": {"objectId": "$flag", "total": {"$sum": "$n"}, "names": {"$push": "$name"}}},
+        {"$sort": {"total": -1}}
+    ]);
+    let (s, v) = app
+        .get(
+            &format!(
+                "/aggregate/Fruit?pipeline={}",
+                urlencode(&pipeline.to_string())
+            ),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["results"],
+        json!([
+            {"objectId": false, "total": 12, "names": ["banana", "date", "fig"]},
+            {"objectId": true, "total": 8, "names": ["cherry", "elder"]},
+        ])
+    );
+    let p2 = json!([{"$unwind": "$tags"}, {"$group": {"objectId": "$tags", "c": {"$sum": 1}}}, {"$sort": {"c": -1, "objectId": 1}}, {"$limit": 2}]);
+    let (_, v) = app
+        .get(
+            &format!("/aggregate/Fruit?pipeline={}", urlencode(&p2.to_string())),
+            As::Master,
+        )
+        .await;
+    assert_eq!(
+        v["results"],
+        json!([{"objectId": "fruit", "c": 3}, {"objectId": "red", "c": 2}])
+    );
+    let (_, v) = app.get("/aggregate/Fruit?count=%22n%22", As::Master).await;
+    assert_eq!(v["results"], json!([{"n": 6}]));
+    let (_, v) = app
+        .get(
+            &format!(
+                "/aggregate/Fruit?distinct=meta.color&where={}",
+                urlencode(&json!({"flag": true}).to_string())
+            ),
+            As::Master,
+        )
+        .await;
+    assert_eq!(v["results"], json!(["red", "purple"]));
+    let (s, v) = app.get("/aggregate/Fruit?distinct=name", As::Public).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::FORBIDDEN, json!({"error": "Permission denied"}))
+    );
+    let bad = json!([{"$out": "Stolen"}]);
+    assert_parse_error(
+        &app.get(
+            &format!("/aggregate/Fruit?pipeline={}", urlencode(&bad.to_string())),
+            As::Master,
+        )
+        .await,
+        400,
+        102,
+    );
+}
