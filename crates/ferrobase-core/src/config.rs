@@ -24,6 +24,8 @@ pub struct CoreConfig {
     pub expire_inactive_sessions: bool,
     /// Parse's `extendSessionOnUse`: push `expiresAt` forward when a session is used after half its life.
     pub extend_session_on_use: bool,
+    /// Log queries slower than this (milliseconds) with their plan and a suggested index.
+    pub slow_query_ms: Option<u64>,
     /// Email verification and password reset (needs a mailer).
     pub email: Option<crate::mailer::EmailConfig>,
 }
@@ -62,6 +64,7 @@ impl Default for CoreConfig {
             expire_inactive_sessions: true,
             extend_session_on_use: false,
             email: None,
+            slow_query_ms: None,
         }
     }
 }

@@ -528,6 +528,27 @@ impl Storage for SqliteStore {
         .await
     }
 
+    async fn explain(&self, schema: &ClassSchema, query: &StoreQuery) -> Result<Vec<String>> {
+        self.ensure_text_indexes(schema, &query.filter, None)
+            .await?;
+        let (mut s, _) = select_sql(schema, query);
+        s.text = format!("EXPLAIN QUERY PLAN {}", s.text);
+        self.read(None, move |conn| {
+            // EXPLAIN reads no table, so it would not notice an index created by the writer
+            // since this connection last read: touch the schema first.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(sql_err)?;
+            let mut st = conn.prepare(&s.text).map_err(sql_err)?;
+            let rows = st
+                .query_map(params_from_iter(s.params.iter()), |r| r.get::<_, String>(3))
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
+        })
+        .await
+    }
+
     async fn begin(&self) -> Result<TxId> {
         let tx = TxId(self.next_tx.fetch_add(1, Ordering::Relaxed));
         let (reply, answer) = tokio::sync::oneshot::channel();

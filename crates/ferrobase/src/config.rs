@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Extend a session's expiry when it is used (Parse's extendSessionOnUse).
     #[arg(long, env = "FERROBASE_EXTEND_SESSION_ON_USE")]
     pub extend_session_on_use: Option<bool>,
+    /// Log queries slower than this many milliseconds, with their plan and a suggested index.
+    #[arg(long, env = "FERROBASE_SLOW_QUERY_MS")]
+    pub slow_query_ms: Option<u64>,
     /// Rate limit rule `PATH=COUNT/SECONDS[,user][,METHOD…]`, e.g. `/login=10/60`; repeatable.
     /// PATH may end in `*`. Counted per client IP (or per user with `,user`).
     #[arg(
@@ -142,6 +145,7 @@ struct FileConfig {
     expire_inactive_sessions: Option<bool>,
     extend_session_on_use: Option<bool>,
     rate_limits: Option<Vec<String>>,
+    slow_query_ms: Option<u64>,
     public_server_url: Option<String>,
     app_name: Option<String>,
     verify_user_emails: Option<bool>,
@@ -179,6 +183,7 @@ pub struct Config {
     pub expire_inactive_sessions: bool,
     pub extend_session_on_use: bool,
     pub rate_limits: Vec<crate::ratelimit::Rule>,
+    pub slow_query_ms: Option<u64>,
     pub public_server_url: Option<String>,
     pub app_name: String,
     pub verify_user_emails: bool,
@@ -246,6 +251,7 @@ impl Default for Config {
             expire_inactive_sessions: true,
             extend_session_on_use: false,
             rate_limits: Vec::new(),
+            slow_query_ms: None,
             public_server_url: None,
             app_name: "ferrobase".into(),
             verify_user_emails: false,
@@ -363,6 +369,7 @@ impl Config {
                 .or(file.extend_session_on_use)
                 .unwrap_or(false),
             rate_limits,
+            slow_query_ms: args.slow_query_ms.or(file.slow_query_ms),
             public_server_url: args
                 .public_server_url
                 .or(file.public_server_url)

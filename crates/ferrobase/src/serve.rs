@@ -116,6 +116,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         expire_inactive_sessions: config.expire_inactive_sessions,
         extend_session_on_use: config.extend_session_on_use,
         email: email_config(&config, addr),
+        slow_query_ms: config.slow_query_ms,
         ..CoreConfig::default()
     };
     let mut core = Core::new(core_config, store)

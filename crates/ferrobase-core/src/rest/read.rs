@@ -21,6 +21,8 @@ pub struct FindOptions {
     pub exclude_keys: Option<String>,
     pub include: Option<String>,
     pub count: bool,
+    /// `explain=true`: answer the store's plan instead of results (master key).
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -130,13 +132,46 @@ impl Core {
             });
         }
         let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
+        if opts.explain {
+            if !ctx.auth.master {
+                return Err(Error::Forbidden("Permission denied".into()));
+            }
+            let plan = self
+                .store
+                .explain(
+                    &schema,
+                    &StoreQuery {
+                        filter,
+                        order,
+                        limit: Some(limit),
+                        skip,
+                    },
+                )
+                .await?;
+            let mut o = Object::new();
+            o.insert(
+                "plan".into(),
+                Value::Array(plan.into_iter().map(Value::String).collect()),
+            );
+            return Ok(FindResult {
+                results: vec![o],
+                count: None,
+            });
+        }
         let query = StoreQuery {
             filter,
             order,
             limit: Some(limit),
             skip,
         };
+        let started = std::time::Instant::now();
         let rows = self.store.find(&schema, &query, ctx.tx).await?;
+        if let Some(slow) = self.config.slow_query_ms {
+            if started.elapsed().as_millis() >= u128::from(slow) {
+                self.log_slow_query(&schema, &query, started.elapsed())
+                    .await;
+            }
+        }
         let results = self.finish_read(ctx, &schema, rows, opts).await?;
         Ok(FindResult { results, count })
     }
@@ -410,6 +445,52 @@ impl Core {
             }
         }
         Ok(())
+    }
+}
+
+impl Core {
+    /// The index advisor: a slow query is logged with its plan and, when it scans, the index
+    /// that would serve it (field names only; values never reach the log).
+    async fn log_slow_query(
+        &self,
+        schema: &ClassSchema,
+        query: &StoreQuery,
+        took: std::time::Duration,
+    ) {
+        let plan = self.store.explain(schema, query).await.unwrap_or_default();
+        let mut fields = Vec::new();
+        filter_paths(&query.filter, &mut fields);
+        fields.extend(query.order.iter().map(|k| k.path.clone()));
+        fields.retain(|f| {
+            !matches!(
+                f.as_str(),
+                "objectId" | "createdAt" | "updatedAt" | "$score"
+            )
+        });
+        fields.dedup();
+        let indexed = |f: &String| {
+            schema.indexes.values().any(|spec| {
+                spec.as_object()
+                    .and_then(|o| o.keys().next())
+                    .is_some_and(|k| k == f)
+            })
+        };
+        let missing: Vec<&String> = fields.iter().filter(|f| !indexed(f)).collect();
+        let suggestion = match missing.first() {
+            Some(f) if plan.iter().any(|p| p.starts_with("SCAN")) => format!(
+                "PUT /schemas/{} {{\"indexes\": {{\"{f}_1\": {{\"{f}\": 1}}}}}}",
+                schema.class_name
+            ),
+            _ => String::new(),
+        };
+        tracing::warn!(
+            class = %schema.class_name,
+            ms = took.as_millis() as u64,
+            fields = ?fields,
+            plan = ?plan,
+            suggestion = %suggestion,
+            "slow query"
+        );
     }
 }
 

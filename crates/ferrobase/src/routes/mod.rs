@@ -145,5 +145,7 @@ pub fn find_options(req: &ParseRequest) -> ApiResult<FindOptions> {
         exclude_keys: list_param(req, "excludeKeys"),
         include: list_param(req, "include"),
         count,
+        explain: matches!(req.param("explain"), Some(Value::Bool(true)))
+            || req.str_param("explain").as_deref() == Some("true"),
     })
 }

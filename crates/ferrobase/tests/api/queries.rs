@@ -342,3 +342,104 @@ async fn aggregate_pipelines_and_distinct() {
         102,
     );
 }
+
+#[tokio::test]
+async fn schema_indexes_serve_where_and_order() {
+    let app = spawn().await;
+    app.post(
+        "/schemas/Item",
+        json!({"fields": {"price": {"type": "Number"}, "cat": {"type": "String"}}}),
+        As::Master,
+    )
+    .await;
+    for i in 0..50 {
+        app.create(
+            "Item",
+            json!({"price": i, "cat": if i % 2 == 0 { "even" } else { "odd" }}),
+        )
+        .await;
+    }
+    let explain = |w: Value, order: &str| {
+        vec![
+            ("where", w.to_string()),
+            ("order", order.to_string()),
+            ("limit", "20".to_string()),
+            ("explain", "true".to_string()),
+        ]
+    };
+    let plan = |v: &Value| {
+        v["results"][0]["plan"]
+            .as_array()
+            .expect("plan")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let (s, v) = app
+        .query(
+            "Item",
+            &explain(json!({"price": {"$gt": 10}}), "-price"),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let before = plan(&v);
+    assert!(before.contains("SCAN"), "no index yet: {before}");
+    let (s, v) = app
+        .put(
+            "/schemas/Item",
+            json!({"indexes": {"price_1": {"price": 1}, "cat_price": {"cat": 1, "price": -1}}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app
+        .query(
+            "Item",
+            &explain(json!({"price": {"$gt": 10}}), "-price"),
+            As::Master,
+        )
+        .await;
+    let after = plan(&v);
+    assert!(
+        after.contains("USING INDEX") && after.contains("price_1"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("USE TEMP B-TREE"),
+        "order served by the index: {after}"
+    );
+    let (_, v) = app
+        .query(
+            "Item",
+            &explain(json!({"cat": "odd"}), "-price"),
+            As::Master,
+        )
+        .await;
+    let compound = plan(&v);
+    assert!(compound.contains("cat_price"), "{compound}");
+    // The answers are right, and clients cannot ask for plans.
+    let (_, v) = app
+        .query(
+            "Item",
+            &[
+                ("where", json!({"price": {"$gt": 10}}).to_string()),
+                ("order", "-price".into()),
+                ("limit", "3".into()),
+            ],
+            As::Public,
+        )
+        .await;
+    let prices: Vec<i64> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|o| o["price"].as_i64())
+        .collect();
+    assert_eq!(prices, vec![49, 48, 47]);
+    let (s, _) = app
+        .query("Item", &explain(json!({}), "price"), As::Public)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
