@@ -306,10 +306,14 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
             "$nin" => Cond::Nin(list(op, arg)?),
             "$all" => Cond::All(list(op, arg)?),
             "$containedBy" => Cond::ContainedBy(list(op, arg)?),
-            "$exists" => Cond::Exists(
-                arg.as_bool()
-                    .ok_or_else(|| Error::invalid_query(format!("Invalid $exists value: {arg}")))?,
-            ),
+            // Any truthy value means true, as in Parse Server (JavaScript truthiness).
+            "$exists" => Cond::Exists(match arg {
+                Value::Bool(b) => *b,
+                Value::Null => false,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            }),
             "$regex" => {
                 let pattern = arg
                     .as_str()
@@ -417,7 +421,7 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
                 continue;
             }
             other => {
-                return Err(Error::invalid_query(format!("bad constraint: {other}")));
+                return Err(Error::invalid_json(format!("bad constraint: {other}")));
             }
         };
         out.push(field(cond));
@@ -559,7 +563,7 @@ pub const MAX_REGEX_LEN: usize = 1_000;
 fn list(op: &str, v: &Value) -> Result<Vec<Scalar>> {
     let arr = v
         .as_array()
-        .ok_or_else(|| Error::invalid_query(format!("bad {op} value")))?;
+        .ok_or_else(|| Error::invalid_json(format!("bad {op} value")))?;
     if arr.len() > MAX_LIST {
         return Err(Error::invalid_query(format!(
             "{op} has {} values; at most {MAX_LIST} are allowed",
@@ -710,13 +714,13 @@ mod tests {
             parse_where(&json!({"a": {"$function": 1}}))
                 .err()
                 .and_then(|e| e.code()),
-            Some(102)
+            Some(107)
         );
         assert_eq!(
             parse_where(&json!({"a": {"$in": 3}}))
                 .err()
                 .and_then(|e| e.code()),
-            Some(102)
+            Some(107)
         );
         assert_eq!(
             parse_where(&json!([1])).err().and_then(|e| e.code()),

@@ -326,6 +326,15 @@ fn element_matches(sql: &mut Sql, path: &str, values: &[Scalar]) {
 fn equals(sql: &mut Sql, schema: &ClassSchema, path: &str, v: &Scalar) {
     if is_array_field(schema, path) && !matches!(v, Scalar::Json(_)) {
         element_matches(sql, path, std::slice::from_ref(v));
+    } else if path.contains('.') && !matches!(v, Scalar::Json(_) | Scalar::Null) {
+        // Inside an Object the type is unknown: an array there matches by member, as in MongoDB.
+        sql.push("(");
+        compare(sql, path, "=", v);
+        sql.push(" OR (");
+        sql.json_type(path);
+        sql.push(" = 'array' AND ");
+        element_matches(sql, path, std::slice::from_ref(v));
+        sql.push("))");
     } else {
         compare(sql, path, "=", v);
     }
@@ -452,6 +461,25 @@ fn cond_sql(sql: &mut Sql, schema: &ClassSchema, path: &str, cond: &Cond) {
                 sql.json_type(path);
                 sql.push(" IS NULL");
             }
+        }
+        Cond::Regex(pattern) if is_array_field(schema, path) || path.contains('.') => {
+            // On an array, any text element may match (MongoDB's rule).
+            sql.push("((");
+            sql.json_type(path);
+            sql.push(" = 'text' AND regexp(");
+            sql.bind(SqlValue::Text(pattern.clone()));
+            sql.push(",");
+            sql.expr(path);
+            sql.push(")) OR (");
+            sql.json_type(path);
+            sql.push(" = 'array' AND EXISTS (SELECT 1 FROM json_each(data,");
+            match json_path(path) {
+                Some(p) => sql.push(&format!("'{p}'")),
+                None => sql.bind(SqlValue::Text(json_path_quoted(path))),
+            }
+            sql.push(") AS e WHERE e.type = 'text' AND regexp(");
+            sql.bind(SqlValue::Text(pattern.clone()));
+            sql.push(", e.value))))");
         }
         Cond::Regex(pattern) => {
             sql.push("(");

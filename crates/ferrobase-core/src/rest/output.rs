@@ -33,9 +33,13 @@ pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> O
 }
 
 /// Keeps only the requested keys (plus the ones Parse always returns).
+/// (Relation markers stay too, as Parse Server adds them after applying `keys`.)
 pub(super) fn project(obj: &mut Object, keys: &[String]) {
-    obj.retain(|k, _| {
-        matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL")
-            || keys.iter().any(|x| x == k)
+    obj.retain(|k, v| {
+        matches!(
+            k.as_str(),
+            "objectId" | "createdAt" | "updatedAt" | "ACL" | "__type" | "className"
+        ) || keys.iter().any(|x| x == k)
+            || crate::types::type_tag(v) == Some("Relation")
     });
 }

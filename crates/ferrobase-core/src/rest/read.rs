@@ -330,7 +330,8 @@ impl Core {
         for inc in split_list(&opts.include) {
             if inc == "*" {
                 for (name, t) in &schema.fields {
-                    if matches!(t, FieldType::Pointer(_)) {
+                    // Parse's `include=*`: every Pointer and every Array (of pointers) field.
+                    if matches!(t, FieldType::Pointer(_) | FieldType::Array) {
                         includes.push(vec![name.clone()]);
                     }
                 }

@@ -228,7 +228,7 @@ async fn bad_queries_get_parse_errors() {
         &app.query("Fruit", &q(r#"{"n": {"$function": {}}}"#), As::Public)
             .await,
         400,
-        102,
+        107,
     );
     assert_parse_error(
         &app.query("Fruit", &q(r#"{"_hashed_password": "x"}"#), As::Public)
@@ -250,7 +250,7 @@ async fn bad_queries_get_parse_errors() {
         &app.query("Fruit", &q(r#"{"name": {"$in": "apple"}}"#), As::Public)
             .await,
         400,
-        102,
+        107,
     );
     assert_parse_error(
         &app.query("Fruit", &[("limit", "abc".into())], As::Public)
@@ -442,4 +442,74 @@ async fn schema_indexes_serve_where_and_order() {
         .query("Item", &explain(json!({}), "price"), As::Public)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn differential_findings_hold() {
+    let app = spawn().await;
+    seed(&app).await;
+    // $regex on an Array field matches any element; $exists takes any truthy value.
+    assert_eq!(
+        names_where(&app, json!({"tags": {"$regex": "^pur"}})).await,
+        vec!["fig"]
+    );
+    assert_eq!(
+        names_where(&app, json!({"opt": {"$exists": "yes"}})).await,
+        vec!["apple", "cherry"]
+    );
+    assert_eq!(
+        names_where(&app, json!({"opt": {"$exists": 0}})).await,
+        vec!["banana", "date", "elder", "fig"]
+    );
+    // A nested array matches by member.
+    app.create("Fruit", json!({"name": "kiwi", "meta": {"list": [1, 2]}}))
+        .await;
+    assert_eq!(
+        names_where(&app, json!({"meta.list": 2})).await,
+        vec!["kiwi"]
+    );
+    // Unknown operators and non-array lists: 107, as Parse on MongoDB.
+    let q = |w: Value| vec![("where", w.to_string())];
+    assert_parse_error(
+        &app.query("Fruit", &q(json!({"tags": {"$all": "red"}})), As::Public)
+            .await,
+        400,
+        107,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &q(json!({"n": {"$foo": 1}})), As::Public)
+            .await,
+        400,
+        107,
+    );
+    // keys keeps Relation markers; include=* expands arrays of pointers too.
+    app.post(
+        "/schemas/Holder",
+        json!({"fields": {"rel": {"type": "Relation", "targetClass": "Owner"}}}),
+        As::Master,
+    )
+    .await;
+    let (_, owners) = app
+        .query("Owner", &[("order", "name".into())], As::Public)
+        .await;
+    let ptrs: Vec<Value> = owners["results"]
+        .as_array()
+        .expect("owners")
+        .iter()
+        .map(|o| json!({"__type": "Pointer", "className": "Owner", "objectId": o["objectId"]}))
+        .collect();
+    app.create("Holder", json!({"name": "h", "team": ptrs}))
+        .await;
+    let (_, v) = app
+        .query("Holder", &[("keys", "name".into())], As::Public)
+        .await;
+    assert_eq!(
+        v["results"][0]["rel"],
+        json!({"__type": "Relation", "className": "Owner"})
+    );
+    let (_, v) = app
+        .query("Holder", &[("include", "*".into())], As::Public)
+        .await;
+    assert_eq!(v["results"][0]["team"][0]["__type"], json!("Object"));
+    assert_eq!(v["results"][0]["team"][1]["name"], json!("o2"));
 }

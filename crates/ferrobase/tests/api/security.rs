@@ -157,7 +157,7 @@ async fn forged_internal_fields_and_operator_injection_are_refused() {
         )
         .await,
         400,
-        102,
+        107,
     );
     assert_parse_error(
         &app.query("Order", &q(json!({"_rperm": {"$in": ["*"]}})), m)
