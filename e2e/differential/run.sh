@@ -11,9 +11,9 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-FERROBASE_BIN=${FERROBASE_BIN:-/work/main/target/debug/ferrobase}
+FERROBASE_BIN=${FERROBASE_BIN:-$HERE/../../target/debug/ferrobase}
 PARSE_PORT=${PARSE_PORT:-1338}
-PEER_SCRIPT=${PEER_SCRIPT:-/work/shared/peers/parse-server/start.sh}
+PEER_SCRIPT=${PEER_SCRIPT:-$HERE/../../../shared/peers/parse-server/start.sh}
 START_TIMEOUT=${START_TIMEOUT:-180}
 APP_ID=benchApp
 MASTER_KEY=benchMasterKey
