@@ -237,6 +237,7 @@ CPU_MD=()
 OTHER_WARN=()
 
 ROWS_MD=()
+BAD_WARN=()
 run() { # run NAME URL [wrk args...]
   local name=$1 url=$2; shift 2
   echo "running $name (${WARMUP}s warm-up + ${DURATION}s)..." >&2
@@ -262,6 +263,7 @@ run() { # run NAME URL [wrk args...]
   sock=$(awk '/Socket errors/{sub(/^ *Socket errors: */,""); print}' "$TMP/$name.txt")
   bad=${bad:-0}
   [ -n "$sock" ] && bad="$bad (socket errors: $sock)"
+  [ "$bad" = 0 ] || BAD_WARN+=("$name")
   ROWS_MD+=("$(printf '| %-25s | %9s | %8s | %8s | %s |' "$name" "${rps:-?}" "${p50:-?}" "${p99:-?}" "$bad")")
 }
 run get_by_id                 "$BASE/classes/BenchItem" "${S[@]}" -s "$TMP/get_by_id.lua"
@@ -290,6 +292,9 @@ echo "- startup: ${STARTUP_MS} ms (exec to listening line)"
 echo "- RSS: idle $(mb "$IDLE_RSS_KB") right after start, peak $(mb "$PEAK_RSS_KB") (VmHWM at the end)"
 echo "- server log: $ERRLINES ERROR/WARN lines"
 echo "- CPU during each run, % of one core ($(nproc) cores), server/wrk/other: $(IFS=,; echo "${CPU_MD[*]}" | sed 's/,/, /g')"
+if [ ${#BAD_WARN[@]} -gt 0 ]; then
+  echo "- WARNING: failed responses (non-2xx or socket errors) in: ${BAD_WARN[*]}; raw wrk output is kept with OUT_DIR=..."
+fi
 if [ ${#OTHER_WARN[@]} -gt 0 ]; then
   echo "- WARNING: other processes took CPU during: $(IFS=,; echo "${OTHER_WARN[*]}" | sed 's/,/, /g'); those figures are not clean"
 fi

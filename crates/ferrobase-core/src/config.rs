@@ -26,6 +26,9 @@ pub struct CoreConfig {
     pub extend_session_on_use: bool,
     /// Log queries slower than this (milliseconds) with their plan and a suggested index.
     pub slow_query_ms: Option<u64>,
+    /// Index a field automatically the first time a query filters or sorts on it, once its class
+    /// has at least `auto_index_min_rows` objects (None: never).
+    pub auto_index_min_rows: Option<u64>,
     /// Email verification and password reset (needs a mailer).
     pub email: Option<crate::mailer::EmailConfig>,
 }
@@ -65,6 +68,7 @@ impl Default for CoreConfig {
             extend_session_on_use: false,
             email: None,
             slow_query_ms: None,
+            auto_index_min_rows: Some(1000),
         }
     }
 }

@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// Log queries slower than this many milliseconds, with their plan and a suggested index.
     #[arg(long, env = "FERROBASE_SLOW_QUERY_MS")]
     pub slow_query_ms: Option<u64>,
+    /// Index fields automatically once queried on a class of at least this many objects (0: never).
+    #[arg(long, env = "FERROBASE_AUTO_INDEX_MIN_ROWS")]
+    pub auto_index_min_rows: Option<u64>,
     /// Rate limit rule `PATH=COUNT/SECONDS[,user][,METHOD…]`, e.g. `/login=10/60`; repeatable.
     /// PATH may end in `*`. Counted per client IP (or per user with `,user`).
     #[arg(
@@ -146,6 +149,7 @@ struct FileConfig {
     extend_session_on_use: Option<bool>,
     rate_limits: Option<Vec<String>>,
     slow_query_ms: Option<u64>,
+    auto_index_min_rows: Option<u64>,
     public_server_url: Option<String>,
     app_name: Option<String>,
     verify_user_emails: Option<bool>,
@@ -184,6 +188,7 @@ pub struct Config {
     pub extend_session_on_use: bool,
     pub rate_limits: Vec<crate::ratelimit::Rule>,
     pub slow_query_ms: Option<u64>,
+    pub auto_index_min_rows: Option<u64>,
     pub public_server_url: Option<String>,
     pub app_name: String,
     pub verify_user_emails: bool,
@@ -252,6 +257,7 @@ impl Default for Config {
             extend_session_on_use: false,
             rate_limits: Vec::new(),
             slow_query_ms: None,
+            auto_index_min_rows: Some(1000),
             public_server_url: None,
             app_name: "ferrobase".into(),
             verify_user_emails: false,
@@ -370,6 +376,11 @@ impl Config {
                 .unwrap_or(false),
             rate_limits,
             slow_query_ms: args.slow_query_ms.or(file.slow_query_ms),
+            auto_index_min_rows: match args.auto_index_min_rows.or(file.auto_index_min_rows) {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => d.auto_index_min_rows,
+            },
             public_server_url: args
                 .public_server_url
                 .or(file.public_server_url)

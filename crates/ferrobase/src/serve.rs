@@ -117,6 +117,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         extend_session_on_use: config.extend_session_on_use,
         email: email_config(&config, addr),
         slow_query_ms: config.slow_query_ms,
+        auto_index_min_rows: config.auto_index_min_rows,
         ..CoreConfig::default()
     };
     let mut core = Core::new(core_config, store)

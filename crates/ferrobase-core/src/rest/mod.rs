@@ -51,6 +51,8 @@ pub struct Core {
     /// Every successful write, for LiveQuery and other subscribers.
     pub changes: crate::events::ChangeFeed,
     mailer: Option<Arc<dyn crate::mailer::Mailer>>,
+    /// `(class, field)` pairs the automatic indexer has already looked at.
+    auto_indexed: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -68,6 +70,7 @@ impl Core {
             sessions: Mutex::new(HashMap::new()),
             changes: crate::events::ChangeFeed::default(),
             mailer: None,
+            auto_indexed: Mutex::new(std::collections::HashSet::new()),
         };
         core.reload_schemas().await?;
         for class in ["_User", "_Role", "_Session"] {

@@ -164,6 +164,7 @@ impl Core {
             limit: Some(limit),
             skip,
         };
+        self.auto_index(&schema, &query).await;
         let started = std::time::Instant::now();
         let rows = self.store.find(&schema, &query, ctx.tx).await?;
         if let Some(slow) = self.config.slow_query_ms {
@@ -450,6 +451,82 @@ impl Core {
 }
 
 impl Core {
+    /// Automatic indexes: the first time a query filters or sorts on a scalar field that no index
+    /// starts with, and the class holds at least `auto_index_min_rows` objects, an index
+    /// `auto_<field>` is added through the schema (visible and removable with `/schemas`).
+    async fn auto_index(&self, schema: &ClassSchema, query: &StoreQuery) {
+        let Some(min_rows) = self.config.auto_index_min_rows else {
+            return;
+        };
+        let mut fields: Vec<String> = query.order.iter().take(1).map(|k| k.path.clone()).collect();
+        if let Filter::And(items) = &query.filter {
+            fields.extend(items.iter().filter_map(indexable_path));
+        } else if let Some(p) = indexable_path(&query.filter) {
+            fields.push(p);
+        }
+        for field in fields {
+            let scalar = matches!(
+                schema.field(&field),
+                Some(
+                    FieldType::String
+                        | FieldType::Number
+                        | FieldType::Date
+                        | FieldType::Boolean
+                        | FieldType::Pointer(_)
+                )
+            );
+            let covered = schema.indexes.values().any(|spec| {
+                spec.as_object()
+                    .and_then(|o| o.keys().next())
+                    .is_some_and(|k| *k == field)
+            });
+            if !scalar
+                || covered
+                || matches!(field.as_str(), "objectId" | "createdAt" | "updatedAt")
+            {
+                continue;
+            }
+            let key = (schema.class_name.clone(), field.clone());
+            let first_time = self
+                .auto_indexed
+                .lock()
+                .map(|mut seen| seen.insert(key))
+                .unwrap_or(false);
+            if !first_time {
+                continue;
+            }
+            let rows = self
+                .store
+                .count(schema, &Filter::True, None)
+                .await
+                .unwrap_or(0);
+            if rows < min_rows {
+                if let Ok(mut seen) = self.auto_indexed.lock() {
+                    // Look again once the class has grown.
+                    seen.remove(&(schema.class_name.clone(), field.clone()));
+                }
+                continue;
+            }
+            let _guard = self.schema_changes.lock().await;
+            let Some(current) = self.schema(&schema.class_name) else {
+                continue;
+            };
+            let mut next = (*current).clone();
+            next.indexes.insert(
+                format!("auto_{field}"),
+                serde_json::json!({ field.clone(): 1 }),
+            );
+            match self.store_schema(next, None).await {
+                Ok(_) => {
+                    tracing::info!(class = %schema.class_name, field = %field, rows, "created an automatic index")
+                }
+                Err(e) => {
+                    tracing::warn!(class = %schema.class_name, field = %field, error = %e, "automatic index failed")
+                }
+            }
+        }
+    }
+
     /// The index advisor: a slow query is logged with its plan and, when it scans, the index
     /// that would serve it (field names only; values never reach the log).
     async fn log_slow_query(
@@ -492,6 +569,18 @@ impl Core {
             suggestion = %suggestion,
             "slow query"
         );
+    }
+}
+
+/// The field of a condition an index can serve (equality, ranges, `$in`).
+fn indexable_path(f: &Filter) -> Option<String> {
+    match f {
+        Filter::Field {
+            path,
+            cond:
+                Cond::Eq(_) | Cond::Lt(_) | Cond::Lte(_) | Cond::Gt(_) | Cond::Gte(_) | Cond::In(_),
+        } => Some(path.clone()),
+        _ => None,
     }
 }
 

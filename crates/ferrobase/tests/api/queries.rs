@@ -513,3 +513,42 @@ async fn differential_findings_hold() {
     assert_eq!(v["results"][0]["team"][0]["__type"], json!("Object"));
     assert_eq!(v["results"][0]["team"][1]["name"], json!("o2"));
 }
+
+#[tokio::test]
+async fn fields_queried_on_large_classes_are_indexed_automatically() {
+    let app = spawn_with(|c| c.auto_index_min_rows = Some(20)).await;
+    app.post(
+        "/schemas/Auto",
+        json!({"fields": {"price": {"type": "Number"}, "tag": {"type": "String"}}}),
+        As::Master,
+    )
+    .await;
+    let reqs: Vec<Value> = (0..30)
+        .map(|i| json!({"method": "POST", "path": "/parse/classes/Auto", "body": {"price": i, "tag": "t"}}))
+        .collect();
+    app.post("/batch", json!({"requests": reqs}), As::Master)
+        .await;
+    let (_, v) = app
+        .query(
+            "Auto",
+            &[("order", "-price".into()), ("limit", "2".into())],
+            As::Public,
+        )
+        .await;
+    assert_eq!(v["results"][0]["price"], json!(29));
+    let (_, schema) = app.get("/schemas/Auto", As::Master).await;
+    assert_eq!(
+        schema["indexes"]["auto_price"],
+        json!({"price": 1}),
+        "{schema}"
+    );
+    assert!(schema["indexes"].get("auto_tag").is_none());
+    // Small classes are left alone.
+    let small = spawn().await;
+    small.create("Tiny", json!({"price": 1})).await;
+    small
+        .query("Tiny", &[("order", "price".into())], As::Public)
+        .await;
+    let (_, schema) = small.get("/schemas/Tiny", As::Master).await;
+    assert!(schema.get("indexes").is_none(), "{schema}");
+}
