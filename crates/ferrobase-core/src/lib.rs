@@ -9,6 +9,7 @@ pub mod config;
 pub mod conformance;
 pub mod error;
 pub mod events;
+pub mod matcher;
 pub mod query;
 pub mod rest;
 pub mod schema;
