@@ -13,6 +13,8 @@ pub struct App {
     pub config: Config,
     pub master_key: String,
     pub started: Instant,
+    /// LiveQuery: subscriptions and change fan-out.
+    pub live: crate::live::Hub,
     /// The routes without the normalising middleware, for `/batch` sub-requests.
     pub inner: OnceLock<Router>,
 }

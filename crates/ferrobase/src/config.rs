@@ -56,6 +56,18 @@ pub struct ServeArgs {
     /// bcrypt cost for new password hashes.
     #[arg(long, env = "FERROBASE_BCRYPT_COST")]
     pub bcrypt_cost: Option<u32>,
+    /// Comma-separated classes LiveQuery delivers changes of (Parse's liveQuery.classNames; default all).
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_CLASSES", value_delimiter = ',')]
+    pub live_query_classes: Option<Vec<String>>,
+    /// Redis URL for LiveQuery fan-out across nodes (redis://host:port).
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_REDIS_URL", hide_env_values = true)]
+    pub live_query_redis_url: Option<String>,
+    /// Events a LiveQuery connection may have waiting before it is dropped.
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_QUEUE_SIZE")]
+    pub live_query_queue_size: Option<usize>,
+    /// Seconds between WebSocket pings (a peer silent for two intervals is disconnected).
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_PING_INTERVAL")]
+    pub live_query_ping_interval: Option<u64>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -77,6 +89,10 @@ struct FileConfig {
     max_limit: Option<usize>,
     session_length: Option<i64>,
     bcrypt_cost: Option<u32>,
+    live_query_classes: Option<Vec<String>>,
+    live_query_redis_url: Option<String>,
+    live_query_queue_size: Option<usize>,
+    live_query_ping_interval: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -97,6 +113,12 @@ pub struct Config {
     pub max_limit: Option<usize>,
     pub session_length: i64,
     pub bcrypt_cost: u32,
+    /// LiveQuery classes (`None` = all).
+    pub live_query_classes: Option<Vec<String>>,
+    pub live_query_redis_url: Option<String>,
+    pub live_query_queue_size: usize,
+    /// Seconds between WebSocket pings.
+    pub live_query_ping_interval: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -116,6 +138,11 @@ impl std::fmt::Debug for Config {
             .field(
                 "database_uri",
                 &self.database_uri.as_ref().map(|_| "<redacted>"),
+            )
+            .field("live_query_classes", &self.live_query_classes)
+            .field(
+                "live_query_redis_url",
+                &self.live_query_redis_url.as_ref().map(|_| "<redacted>"),
             )
             .finish_non_exhaustive()
     }
@@ -142,6 +169,10 @@ impl Default for Config {
             max_limit: None,
             session_length: 365 * 24 * 3600,
             bcrypt_cost: 10,
+            live_query_classes: None,
+            live_query_redis_url: None,
+            live_query_queue_size: 1000,
+            live_query_ping_interval: 10,
         }
     }
 }
@@ -213,6 +244,29 @@ impl Config {
                 .or(file.session_length)
                 .unwrap_or(d.session_length),
             bcrypt_cost,
+            live_query_classes: args
+                .live_query_classes
+                .or(file.live_query_classes)
+                .map(|v| {
+                    v.into_iter()
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                }),
+            live_query_redis_url: args
+                .live_query_redis_url
+                .or(file.live_query_redis_url)
+                .filter(|s| !s.is_empty()),
+            live_query_queue_size: args
+                .live_query_queue_size
+                .or(file.live_query_queue_size)
+                .unwrap_or(d.live_query_queue_size)
+                .max(1),
+            live_query_ping_interval: args
+                .live_query_ping_interval
+                .or(file.live_query_ping_interval)
+                .unwrap_or(d.live_query_ping_interval)
+                .max(1),
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod live;
 pub mod request;
 pub mod routes;
 pub mod serve;

@@ -70,6 +70,8 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
+        .route("/", get(crate::live::ws::upgrade))
+        .route("/realtime", get(crate::live::sse::stream))
 }
 
 pub async fn not_found() -> ApiError {

@@ -5,6 +5,7 @@ mod batch;
 mod durability;
 mod errors;
 mod helpers;
+mod livequery;
 mod objects;
 mod queries;
 mod schemas;
