@@ -32,7 +32,11 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
+        // Small buffers: thousands of mostly idle subscribers must stay cheap (the default read
+        // buffer alone is 128 KiB per connection).
         Ok(ws) => ws
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(8 * 1024)
             .max_message_size(MAX_MESSAGE)
             .on_upgrade(move |socket| run(app, peer, socket))
             .into_response(),
