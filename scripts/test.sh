@@ -31,27 +31,71 @@ cargo build --quiet --bin ferrobase
 data=$(mktemp -d)
 log="$data/server.log"
 cleanup() {
-  if [ -n "${server_pid:-}" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in "${server_pid:-}" "${server_b_pid:-}" "${redis_pid:-}"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$data"
 }
 trap cleanup EXIT
-"$root/target/debug/ferrobase" serve --port 0 --data-dir "$data/db" \
-  --app-id e2eApp --master-key e2eMasterKey > "$log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url=$(sed -n 's/^ferrobase listening on //p' "$log" | head -n1)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log"; echo "server exited"; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$log"; echo "server did not start"; exit 1; }
+# LiveQuery fan-out across two nodes needs Redis: install Debian's redis-server when missing.
+if ! command -v redis-server >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  step "installing redis-server (LiveQuery two-node test)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
+    || echo "apt-get could not install redis-server"
+fi
+redis_args=()
+if command -v redis-server >/dev/null; then
+  redis_port=$((20000 + RANDOM % 20000))
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+    > "$data/redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
+    sleep 0.1
+  done
+  redis_args=(--live-query-redis-url "redis://127.0.0.1:$redis_port")
+else
+  echo "redis-server is not available (and apt-get could not install it): the two-node LiveQuery test is skipped"
+fi
+# start_server <log> <extra args…>: starts a server on the shared store, prints its URL.
+start_server() {
+  local log=$1; shift
+  "$root/target/debug/ferrobase" serve --port 0 --data-dir "$data/db" \
+    --app-id e2eApp --master-key e2eMasterKey "$@" > "$log" 2>&1 &
+  echo $! > "$log.pid"
+}
+wait_url() {
+  local log=$1 pid url=""
+  pid=$(cat "$log.pid")
+  for _ in $(seq 1 100); do
+    url=$(sed -n 's/^ferrobase listening on //p' "$log" | head -n1)
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "server exited" >&2; return 1; }
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$log" >&2; echo "server did not start" >&2; return 1; }
+  echo "$url"
+}
+start_server "$log" "${redis_args[@]}"
+server_pid=$(cat "$log.pid")
+url=$(wait_url "$log")
 echo "server at $url"
-(cd e2e && PARSE_SERVER_URL="$url" PARSE_APP_ID=e2eApp PARSE_MASTER_KEY=e2eMasterKey \
-  node --test --test-concurrency=1 tests/) 2>&1 | tee -a "$summary"
+url_b=""
+if [ -n "${redis_pid:-}" ]; then
+  start_server "$data/server-b.log" "${redis_args[@]}"
+  server_b_pid=$(cat "$data/server-b.log.pid")
+  url_b=$(wait_url "$data/server-b.log")
+  for _ in $(seq 1 50); do
+    grep -q "fan-out through Redis is on" "$data/server-b.log" && break
+    sleep 0.1
+  done
+  echo "second node (LiveQuery through Redis) at $url_b"
+fi
+(cd e2e && PARSE_SERVER_URL="$url" PARSE_SERVER_URL_B="$url_b" PARSE_APP_ID=e2eApp \
+  PARSE_MASTER_KEY=e2eMasterKey node --test --test-concurrency=1 tests/) 2>&1 | tee -a "$summary"
 
 step "Differential query check against the real Parse Server (PostgreSQL peer)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then

@@ -14,6 +14,8 @@ pub struct App {
     pub master_key: String,
     pub limiter: crate::ratelimit::Limiter,
     pub started: Instant,
+    /// LiveQuery: subscriptions and change fan-out.
+    pub live: crate::live::Hub,
     /// The routes without the normalising middleware, for `/batch` sub-requests.
     pub inner: OnceLock<Router>,
 }

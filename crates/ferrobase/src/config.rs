@@ -118,6 +118,18 @@ pub struct ServeArgs {
     /// Sender of emails (`Shop <no-reply@shop.example>`).
     #[arg(long, env = "FERROBASE_EMAIL_FROM")]
     pub email_from: Option<String>,
+    /// Comma-separated classes LiveQuery delivers changes of (Parse's liveQuery.classNames; default all).
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_CLASSES", value_delimiter = ',')]
+    pub live_query_classes: Option<Vec<String>>,
+    /// Redis URL for LiveQuery fan-out across nodes (redis://host:port).
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_REDIS_URL", hide_env_values = true)]
+    pub live_query_redis_url: Option<String>,
+    /// Events a LiveQuery connection may have waiting before it is dropped.
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_QUEUE_SIZE")]
+    pub live_query_queue_size: Option<usize>,
+    /// Seconds between WebSocket pings (a peer silent for two intervals is disconnected).
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_PING_INTERVAL")]
+    pub live_query_ping_interval: Option<u64>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -158,6 +170,10 @@ struct FileConfig {
     reset_token_validity: Option<i64>,
     smtp_url: Option<String>,
     email_from: Option<String>,
+    live_query_classes: Option<Vec<String>>,
+    live_query_redis_url: Option<String>,
+    live_query_queue_size: Option<usize>,
+    live_query_ping_interval: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -197,6 +213,12 @@ pub struct Config {
     pub reset_token_validity: Option<i64>,
     pub smtp_url: Option<String>,
     pub email_from: Option<String>,
+    /// LiveQuery classes (`None` = all).
+    pub live_query_classes: Option<Vec<String>>,
+    pub live_query_redis_url: Option<String>,
+    pub live_query_queue_size: usize,
+    /// Seconds between WebSocket pings.
+    pub live_query_ping_interval: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -221,6 +243,11 @@ impl std::fmt::Debug for Config {
             .field(
                 "read_only_master_key",
                 &self.read_only_master_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("live_query_classes", &self.live_query_classes)
+            .field(
+                "live_query_redis_url",
+                &self.live_query_redis_url.as_ref().map(|_| "<redacted>"),
             )
             .finish_non_exhaustive()
     }
@@ -266,6 +293,10 @@ impl Default for Config {
             reset_token_validity: None,
             smtp_url: None,
             email_from: None,
+            live_query_classes: None,
+            live_query_redis_url: None,
+            live_query_queue_size: 1000,
+            live_query_ping_interval: 10,
         }
     }
 }
@@ -400,6 +431,29 @@ impl Config {
             reset_token_validity: args.reset_token_validity.or(file.reset_token_validity),
             smtp_url: args.smtp_url.or(file.smtp_url),
             email_from: args.email_from.or(file.email_from),
+            live_query_classes: args
+                .live_query_classes
+                .or(file.live_query_classes)
+                .map(|v| {
+                    v.into_iter()
+                        .map(|c| c.trim().to_string())
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                }),
+            live_query_redis_url: args
+                .live_query_redis_url
+                .or(file.live_query_redis_url)
+                .filter(|s| !s.is_empty()),
+            live_query_queue_size: args
+                .live_query_queue_size
+                .or(file.live_query_queue_size)
+                .unwrap_or(d.live_query_queue_size)
+                .max(1),
+            live_query_ping_interval: args
+                .live_query_ping_interval
+                .or(file.live_query_ping_interval)
+                .unwrap_or(d.live_query_ping_interval)
+                .max(1),
         })
     }
 }

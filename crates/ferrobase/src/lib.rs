@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod live;
 pub mod mail;
 pub mod ratelimit;
 pub mod request;

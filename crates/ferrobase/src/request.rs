@@ -107,7 +107,7 @@ fn take_str(body: &mut Option<&mut Map<String, Value>>, key: &str) -> Option<Str
 }
 
 /// Compares secrets without leaking their length or content through timing.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     let mut diff = a.len() ^ b.len();
     for (i, x) in a.iter().enumerate() {
@@ -154,8 +154,18 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let Some(rel) = rel.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Ok(req);
     };
-    if rel == "/health" || rel.starts_with("/apps/") {
-        // Health checks and the pages behind emailed links carry no Parse headers.
+    // LiveQuery authenticates itself: the WebSocket `connect` message, or SSE query parameters.
+    let ws_upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    // Health checks and the pages behind emailed links carry no Parse headers either.
+    if rel == "/health"
+        || rel.starts_with("/apps/")
+        || rel == "/realtime"
+        || ((rel.is_empty() || rel == "/") && ws_upgrade)
+    {
         return Ok(req);
     }
     let trailing_slash = rel.len() > 1 && rel.ends_with('/');

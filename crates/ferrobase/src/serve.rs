@@ -139,21 +139,36 @@ pub async fn start(config: Config) -> Result<Running, String> {
     };
     let url = format!("http://{addr}{mount}");
     let limiter = crate::ratelimit::Limiter::new(config.rate_limits.clone());
+    let live = crate::live::Hub::new(crate::live::LiveConfig {
+        classes: config
+            .live_query_classes
+            .as_ref()
+            .map(|c| c.iter().cloned().collect()),
+        redis_url: config.live_query_redis_url.clone(),
+        queue_size: config.live_query_queue_size,
+        ping_interval: std::time::Duration::from_secs(config.live_query_ping_interval),
+        ..crate::live::LiveConfig::default()
+    });
     let app = Arc::new(App {
         core,
+        live,
         config,
         master_key: keys.master_key.clone(),
         limiter,
         started: Instant::now(),
         inner: OnceLock::new(),
     });
+    app.live.start(&app)?;
     let router = app::build(app.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let stopping = app.clone();
         let served = axum::serve(listener, service)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                // LiveQuery connections are long-lived: close them so the shutdown can finish.
+                stopping.live.shutdown();
             })
             .await;
         if let Err(e) = served {

@@ -28,6 +28,22 @@ use std::time::{Duration, Instant};
 /// How long a resolved session token is trusted before it is looked up again (Parse caches 5 s).
 const SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// Checks a class-level permission (`find`, `get`, …) for `auth` (LiveQuery subscribers) and
+/// returns the filter it adds: `True`, or for pointer permissions "points to the caller".
+pub fn check_class_permission(schema: &ClassSchema, op: &str, auth: &Auth) -> Result<Filter> {
+    Ok(clp::check(schema, op, auth)?.filter(auth))
+}
+
+/// What `auth` may see of a stored object, as REST answers it: internal fields stripped,
+/// private user fields hidden, Relation markers added (LiveQuery events).
+pub fn client_view(
+    schema: &ClassSchema,
+    object: crate::types::Object,
+    auth: &Auth,
+) -> crate::types::Object {
+    output::to_client(schema, object, auth)
+}
+
 /// One request's context: who asks, and the transaction it runs in (transactional batches).
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {

@@ -84,6 +84,8 @@ pub fn api() -> Router<Arc<App>> {
             get(pages::reset_link).post(pages::reset_submit),
         )
         .route("/apps/{page}", get(pages::static_page))
+        .route("/", get(crate::live::ws::upgrade))
+        .route("/realtime", get(crate::live::sse::stream))
 }
 
 pub async fn not_found() -> ApiError {

@@ -7,6 +7,7 @@ mod email;
 mod errors;
 mod geo_text;
 mod helpers;
+mod livequery;
 mod objects;
 mod queries;
 mod schemas;
