@@ -193,7 +193,7 @@ async fn errors_have_parse_codes() {
     .await;
     assert_eq!(
         (e["code"].as_i64(), e["requestId"].as_i64()),
-        (Some(102), Some(2)),
+        (Some(107), Some(2)),
         "{e}"
     );
     let e = subscribe(
