@@ -13,6 +13,8 @@ pub struct App {
     pub config: Config,
     pub master_key: String,
     pub started: Instant,
+    /// File storage and upload rules.
+    pub files: crate::files::Files,
     /// The routes without the normalising middleware, for `/batch` sub-requests.
     pub inner: OnceLock<Router>,
 }

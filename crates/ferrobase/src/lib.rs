@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod keys;
 pub mod request;
 pub mod routes;

@@ -69,18 +69,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.master_key.clone(),
     )?;
     let store = open_store(&config)?;
-    let core_config = CoreConfig {
-        app_id: keys.app_id.clone(),
-        allow_client_class_creation: config.allow_client_class_creation,
-        session_length_secs: config.session_length,
-        max_limit: config.max_limit,
-        max_batch_size: config.max_batch_size,
-        bcrypt_cost: config.bcrypt_cost,
-        ..CoreConfig::default()
-    };
-    let core = Core::new(core_config, store)
-        .await
-        .map_err(|e| format!("cannot load the store: {e}"))?;
+    let files = crate::files::Files::open(&config)?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -91,11 +80,30 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.mount_path.clone()
     };
     let url = format!("http://{addr}{mount}");
+    let public_url = match &config.public_server_url {
+        Some(u) => u.clone(),
+        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}{mount}", addr.port()),
+        None => url.clone(),
+    };
+    let core_config = CoreConfig {
+        app_id: keys.app_id.clone(),
+        allow_client_class_creation: config.allow_client_class_creation,
+        session_length_secs: config.session_length,
+        max_limit: config.max_limit,
+        max_batch_size: config.max_batch_size,
+        bcrypt_cost: config.bcrypt_cost,
+        files_url: format!("{public_url}/files/{}/", keys.app_id),
+        ..CoreConfig::default()
+    };
+    let core = Core::new(core_config, store)
+        .await
+        .map_err(|e| format!("cannot load the store: {e}"))?;
     let app = Arc::new(App {
         core,
         config,
         master_key: keys.master_key.clone(),
         started: Instant::now(),
+        files,
         inner: OnceLock::new(),
     });
     let router = app::build(app.clone());

@@ -10,6 +10,7 @@ mod users;
 mod validate;
 mod write;
 
+pub use output::file_url;
 pub use read::FindOptions;
 pub use write::WriteResult;
 

@@ -290,7 +290,12 @@ impl Core {
             .unwrap_or_default()
             .to_string();
         let token = self.create_session(ctx, &id, "login").await?;
-        let mut out = output::to_client(&users, user, &crate::auth::Auth::master());
+        let mut out = output::to_client(
+            &users,
+            user,
+            &crate::auth::Auth::master(),
+            &self.config.files_url,
+        );
         out.insert("sessionToken".into(), Value::String(token));
         Ok(out)
     }
@@ -324,7 +329,7 @@ impl Core {
             .await?
             .pop()
             .ok_or_else(Error::invalid_session)?;
-        let mut out = output::to_client(&users, user, &ctx.auth);
+        let mut out = output::to_client(&users, user, &ctx.auth, &self.config.files_url);
         out.insert(
             "sessionToken".into(),
             Value::String(u.session_token.clone()),

@@ -70,6 +70,8 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
+        .route("/files", post(crate::files::no_name))
+        .route("/files/{*path}", axum::routing::any(crate::files::dispatch))
 }
 
 pub async fn not_found() -> ApiError {

@@ -4,6 +4,7 @@ mod basics;
 mod batch;
 mod durability;
 mod errors;
+mod files;
 mod helpers;
 mod objects;
 mod queries;
