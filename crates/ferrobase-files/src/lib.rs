@@ -8,6 +8,8 @@
 
 mod local;
 mod s3;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use local::LocalFiles;
 pub use s3::S3Files;

@@ -444,6 +444,36 @@ async fn file_fields_get_urls() {
 }
 
 #[tokio::test]
+async fn s3_storage_round_trip() {
+    let Some(moto) = ferrobase_files::testing::Moto::start() else {
+        return;
+    };
+    let uri = moto.bucket("ferrobase-http").await.expect("bucket");
+    let app = spawn_with(|c| c.files_uri = Some(uri)).await;
+    let data = pattern(3 * 1024 * 1024 + 17);
+    let (s, _, v) = upload(&app, "s3.bin", data.clone(), None, As::Master).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let url = v["url"].as_str().expect("url").to_string();
+    let r = fetch(&app, &url, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    let etag = r.headers()["etag"].to_str().expect("etag").to_string();
+    assert_eq!(r.bytes().await.expect("bytes").to_vec(), data);
+    let r = fetch(&app, &url, &[("Range", "bytes=-100")]).await;
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        r.bytes().await.expect("b").to_vec(),
+        &data[data.len() - 100..]
+    );
+    let r = fetch(&app, &url, &[("If-None-Match", &etag)]).await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let name = v["name"].as_str().expect("name");
+    let (s, _) = app.delete(&format!("/files/{name}"), As::Master).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(fetch(&app, &url, &[]).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn raw_method_variants() {
     let app = spawn().await;
     // PUT is not a files route.
