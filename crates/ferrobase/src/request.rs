@@ -71,7 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ParseRequest {
     }
 }
 
-const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control";
+const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control, Range, If-Range, If-None-Match, If-Modified-Since, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata";
 
 /// Parse Server's CORS headers, on every response.
 fn add_cors(headers: &mut HeaderMap) {
@@ -87,10 +87,12 @@ fn add_cors(headers: &mut HeaderMap) {
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(ALLOW_HEADERS),
     );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"),
-    );
+    // Routes may expose more (the files routes do, for ranges and tus).
+    headers
+        .entry(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+        .or_insert(HeaderValue::from_static(
+            "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
+        ));
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {

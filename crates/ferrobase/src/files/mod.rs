@@ -22,6 +22,8 @@ use std::sync::Arc;
 /// File storage plus the upload rules compiled from the configuration.
 pub struct Files {
     pub adapter: Arc<dyn FilesAdapter>,
+    /// Resumable (tus) uploads in progress.
+    pub tus: tus::Tus,
     /// `fileUpload.fileExtensions`; `None` stands for `*` (any extension).
     extensions: Vec<Option<fancy_regex::Regex>>,
 }
@@ -42,6 +44,7 @@ impl Files {
         tracing::info!(files = %adapter.describe(), "file storage");
         Ok(Files {
             adapter,
+            tus: tus::Tus::open(&config.data_dir)?,
             extensions,
         })
     }
@@ -81,15 +84,38 @@ pub async fn dispatch(
     Path(path): Path<String>,
     req: Request,
 ) -> Response {
-    let method = req.method().clone();
+    let mut method = req.method().clone();
+    let overridden = req
+        .headers()
+        .get("x-http-method-override")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_uppercase);
+    if method == Method::POST && overridden.as_deref() == Some("PATCH") {
+        method = Method::PATCH; // tus clients that cannot send PATCH
+    }
     let result = match method {
         Method::GET | Method::HEAD => download::get(&app, &path, req).await,
         Method::POST => upload::post(&app, &path, req).await,
-        Method::DELETE => delete(&app, &path, req).await,
+        Method::PATCH => match tus::is_tus(&path, req.headers()) {
+            Some(id) => tus::patch(&app, id, req).await,
+            None => Err(ApiError(Error::new(code::INVALID_JSON, "unknown route"))),
+        },
+        Method::DELETE => match tus::is_tus(&path, req.headers()) {
+            Some(id) => tus::delete(&app, id, req).await,
+            None => delete(&app, &path, req).await,
+        },
         _ => Err(ApiError(Error::new(code::INVALID_JSON, "unknown route"))),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    resp.headers_mut().insert(
+        axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        axum::http::HeaderValue::from_static(EXPOSE_HEADERS),
+    );
+    resp
 }
+
+/// Parse's exposed headers plus what browsers need for ranges and resumable uploads.
+const EXPOSE_HEADERS: &str = "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id, Location, Content-Range, Accept-Ranges, ETag, Tus-Resumable, Upload-Offset, Upload-Length, Upload-Expires, X-Parse-File-Name, X-Parse-File-Url";
 
 /// `POST /files` without a name.
 pub async fn no_name() -> ApiError {

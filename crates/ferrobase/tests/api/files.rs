@@ -483,3 +483,102 @@ async fn raw_method_variants() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let _ = header::RANGE;
 }
+
+#[tokio::test]
+async fn tus_resumable_upload() {
+    let app = spawn().await;
+    let (_, tok) = app.signup("tusser", "pw").await;
+    let data = pattern(100_000);
+    let auth = |r: reqwest::RequestBuilder| {
+        r.header("X-Parse-Application-Id", APP_ID)
+            .header("X-Parse-Session-Token", tok.as_str())
+            .header("Tus-Resumable", "1.0.0")
+    };
+    let r = auth(app.client.post(format!("{}/files/tus", app.url)))
+        .header("Upload-Length", data.len().to_string())
+        .header("Upload-Metadata", "filename ZC5iaW4=") // d.bin
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.headers().contains_key("upload-expires"));
+    let url = r.headers()["location"].to_str().expect("loc").to_string();
+    let patch = |offset: usize, body: Vec<u8>, ct: &'static str| {
+        auth(app.client.patch(&url))
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", ct)
+            .body(body)
+            .send()
+    };
+    let r = patch(0, data[..40_000].to_vec(), "text/plain")
+        .await
+        .expect("p");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let r = patch(
+        0,
+        data[..40_000].to_vec(),
+        "application/offset+octet-stream",
+    )
+    .await
+    .expect("p");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["upload-offset"], "40000");
+    let r = app
+        .client
+        .head(&url)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(r.headers()["upload-offset"], "40000");
+    assert_eq!(r.headers()["upload-length"], "100000");
+    let r = patch(0, data[..10].to_vec(), "application/offset+octet-stream")
+        .await
+        .expect("p");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // Another user may not append.
+    let (_, other) = app.signup("intruder", "pw").await;
+    let r = app
+        .client
+        .patch(&url)
+        .header("X-Parse-Application-Id", APP_ID)
+        .header("X-Parse-Session-Token", other)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "40000")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(data[40_000..].to_vec())
+        .send()
+        .await
+        .expect("p");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = patch(
+        40_000,
+        data[40_000..].to_vec(),
+        "application/offset+octet-stream",
+    )
+    .await
+    .expect("p");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let name = r.headers()["x-parse-file-name"]
+        .to_str()
+        .expect("name")
+        .to_string();
+    assert!(name.ends_with("_d.bin"));
+    let file_url = r.headers()["x-parse-file-url"]
+        .to_str()
+        .expect("url")
+        .to_string();
+    let got = fetch(&app, &file_url, &[])
+        .await
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(got.to_vec(), data);
+    // Too large for --max-upload-size at creation.
+    let r = auth(app.client.post(format!("{}/files/tus", app.url)))
+        .header("Upload-Length", (21 * 1024 * 1024).to_string())
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
