@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod files;
 pub mod keys;
+pub mod orphans;
 pub mod request;
 pub mod routes;
 pub mod serve;

@@ -37,7 +37,8 @@ impl Running {
     }
 }
 
-fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
+/// Opens the store `--database-uri` names (the embedded SQLite store by default).
+pub fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
     let path: PathBuf = match config.database_uri.as_deref() {
         None => config.data_dir.join("ferrobase.sqlite"),
         Some(uri) if uri.starts_with("sqlite:") => {

@@ -582,3 +582,46 @@ async fn tus_resumable_upload() {
         .expect("create");
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test]
+async fn orphans_are_found_and_deleted() {
+    let app = spawn().await;
+    let (_, _, kept) = upload(&app, "kept.txt", b"k".to_vec(), None, As::Master).await;
+    let (_, _, nested) = upload(&app, "nested.txt", b"n".to_vec(), None, As::Master).await;
+    let (_, _, orphan) = upload(&app, "orphan.txt", b"o".to_vec(), None, As::Master).await;
+    let name = |v: &Value| v["name"].as_str().expect("name").to_string();
+    app.create(
+        "Holder",
+        json!({"f": {"__type": "File", "name": name(&kept)}}),
+    )
+    .await;
+    app.create(
+        "Holder",
+        json!({"list": [{"__type": "File", "name": name(&nested)}]}),
+    )
+    .await;
+    let dir = app.stop().await;
+    let config = || test_config(dir.path());
+    // Young files are kept by default (--min-age 3600).
+    let r = ferrobase::orphans::run(config(), true, false, 3600)
+        .await
+        .expect("run");
+    assert!(r.orphans.is_empty());
+    let r = ferrobase::orphans::run(config(), false, false, 0)
+        .await
+        .expect("run");
+    let found: Vec<&str> = r.orphans.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(found, vec![name(&orphan).as_str()]);
+    let r = ferrobase::orphans::run(config(), true, true, 0)
+        .await
+        .expect("dry run");
+    assert_eq!((r.orphans.len(), r.deleted), (1, 0));
+    let r = ferrobase::orphans::run(config(), true, false, 0)
+        .await
+        .expect("delete");
+    assert_eq!(r.deleted, 1);
+    let r = ferrobase::orphans::run(config(), false, false, 0)
+        .await
+        .expect("run");
+    assert!(r.orphans.is_empty());
+}
