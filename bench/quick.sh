@@ -64,7 +64,9 @@ cleanup() {
   if [ -n "$DRAIN_PID" ]; then kill "$DRAIN_PID" 2>/dev/null || true; wait "$DRAIN_PID" 2>/dev/null || true; fi
   exec 3<&- 2>/dev/null || true
   if [ -n "$OUT_DIR" ] && [ -d "$TMP" ]; then
-    mkdir -p "$OUT_DIR" && cp "$TMP"/*.txt "$TMP"/server.* "$OUT_DIR"/ 2>/dev/null || true
+    # regular files only: server.fifo must not be read (cp would block on it forever)
+    mkdir -p "$OUT_DIR" && find "$TMP" -maxdepth 1 -type f \( -name '*.txt' -o -name '*.lua' -o -name 'server.err' -o -name 'server.out' \) \
+      -exec cp {} "$OUT_DIR"/ \; 2>/dev/null || true
   fi
   rm -rf "$TMP"
   exit "$rc"
@@ -220,6 +222,20 @@ check post_login 200 "${S[@]}" -H 'Content-Type: application/json' -X POST "$BAS
 MATCH=$(curl -sS "${S[@]}" "$BASE/classes/BenchItem?$Q1&count=1" | python3 -c 'import json,sys;print(json.load(sys.stdin).get("count"))')
 echo "query where price>10 matches $MATCH rows" >&2
 
+# CPU accounting, in clock ticks: the server process, wrk (this shell's reaped children, from the
+# `times` builtin) and the whole machine (/proc/stat); whatever else ran (a compiler, say) skews the
+# figures, so it is shown and warned about
+HZ=$(getconf CLK_TCK)
+server_ticks() { awk '{print $14+$15}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0; }
+busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+children_ticks() { # CHILD_TICKS = user+sys of this shell's reaped children (`times`, second line
+  # "XmY.YYYs XmY.YYYs"); `times` must run in this shell, not in a $(...) subshell
+  times >"$TMP/times"
+  CHILD_TICKS=$(awk -v hz="$HZ" 'NR==2{t=0; for(i=1;i<=2;i++){split($i,a,/[ms]/); t+=a[1]*60+a[2]} printf "%d", t*hz}' "$TMP/times")
+}
+CPU_MD=()
+OTHER_WARN=()
+
 ROWS_MD=()
 run() { # run NAME URL [wrk args...]
   local name=$1 url=$2; shift 2
@@ -227,8 +243,17 @@ run() { # run NAME URL [wrk args...]
   if [ "$WARMUP" -gt 0 ]; then
     wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" --timeout 10s "$@" "$url" >"$TMP/$name.warmup.txt" 2>&1 || true
   fi
+  local s0 w0 b0 s1 w1 b1 pct_s pct_w pct_o
+  children_ticks; w0=$CHILD_TICKS; s0=$(server_ticks); b0=$(busy_ticks)
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency "$@" "$url" >"$TMP/$name.txt" 2>&1 \
     || { echo "wrk failed for $name:" >&2; cat "$TMP/$name.txt" >&2; }
+  s1=$(server_ticks); b1=$(busy_ticks); children_ticks; w1=$CHILD_TICKS
+  pct_s=$(( (s1 - s0) * 100 / HZ / DURATION ))
+  pct_w=$(( (w1 - w0) * 100 / HZ / DURATION ))
+  pct_o=$(( (b1 - b0 - (s1 - s0) - (w1 - w0)) * 100 / HZ / DURATION ))
+  [ "$pct_o" -ge 0 ] || pct_o=0
+  CPU_MD+=("$name ${pct_s}/${pct_w}/${pct_o}")
+  [ "$pct_o" -lt 20 ] || OTHER_WARN+=("$name (${pct_o}% of a core)")
   local rps p50 p99 bad sock
   rps=$(awk '/^Requests\/sec/{print $2}' "$TMP/$name.txt")
   p50=$(awk '$1=="50%"{print $2}' "$TMP/$name.txt")
@@ -264,4 +289,8 @@ echo "- seeding: $ROWS rows in ${SEED_S} s (${SEED_RPS} rows/s; /batch of 50, 4 
 echo "- startup: ${STARTUP_MS} ms (exec to listening line)"
 echo "- RSS: idle $(mb "$IDLE_RSS_KB") right after start, peak $(mb "$PEAK_RSS_KB") (VmHWM at the end)"
 echo "- server log: $ERRLINES ERROR/WARN lines"
+echo "- CPU during each run, % of one core ($(nproc) cores), server/wrk/other: $(IFS=,; echo "${CPU_MD[*]}" | sed 's/,/, /g')"
+if [ ${#OTHER_WARN[@]} -gt 0 ]; then
+  echo "- WARNING: other processes took CPU during: $(IFS=,; echo "${OTHER_WARN[*]}" | sed 's/,/, /g'); those figures are not clean"
+fi
 if [ "$ERRLINES" != 0 ]; then sort "$TMP/server.problems" | uniq -c | sort -rn | head -5 | cut -c1-200 | sed 's/^/    /'; fi

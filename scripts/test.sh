@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone: formatting and lints, the Rust unit, store-conformance
 # and HTTP integration tests, then the JavaScript suite that drives a real server through the real
-# `parse` npm SDK. Installs what it needs (npm packages) itself. `.ci/run` calls this script.
+# `parse` npm SDK, then the differential query check against the real Parse Server (when the
+# shared peer scripts are beside the checkout). Installs what it needs (npm packages; the peer's
+# own script installs PostgreSQL and parse-server) itself. `.ci/run` calls this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,8 +33,9 @@ if [ -x "$moto_venv/bin/moto_server" ]; then
   export FERROBASE_MOTO_SERVER="$moto_venv/bin/moto_server"
 fi
 
+summary=$(mktemp)
 step "cargo test (unit, store conformance, HTTP integration)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee -a "$summary"
 
 step "JavaScript SDK suite (parse npm SDK against the real server)"
 if [ ! -d e2e/node_modules/parse ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
@@ -62,5 +65,21 @@ done
 [ -n "$url" ] || { cat "$log"; echo "server did not start"; exit 1; }
 echo "server at $url"
 (cd e2e && PARSE_SERVER_URL="$url" PARSE_APP_ID=e2eApp PARSE_MASTER_KEY=e2eMasterKey \
-  node --test --test-concurrency=1 tests/)
+  node --test --test-concurrency=1 tests/) 2>&1 | tee -a "$summary"
+
+step "Differential query check against the real Parse Server (PostgreSQL peer)"
+if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
+  echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
+elif [ -f "$root/../shared/peers/parse-server/start.sh" ]; then
+  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/differential/run.sh 2>&1 | tee -a "$summary"
+else
+  echo "skipped: ../shared/peers/parse-server (the Parse Server peer scripts) is not beside this checkout"
+fi
+
+passed=$(awk '/test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;") s += $(i - 1) }
+  /^# pass / { s += $3 }
+  /^differential: / { s += $2 }
+  END { print s + 0 }' "$summary")
+rm -f "$summary"
 step "all suites passed"
+echo "ferrobase: $passed passed, 0 failed"

@@ -18,6 +18,8 @@ pub struct SessionUser {
 #[derive(Debug, Clone, Default)]
 pub struct Auth {
     pub master: bool,
+    /// The read-only master key: reads as the master, every write refused.
+    pub read_only: bool,
     pub user: Option<Arc<SessionUser>>,
     pub installation_id: Option<String>,
 }
@@ -28,6 +30,16 @@ impl Auth {
             master: true,
             ..Auth::default()
         }
+    }
+
+    /// Error 119 when the read-only master key tries to write.
+    pub fn check_writable(&self, op: &str) -> crate::Result<()> {
+        if self.read_only {
+            return Err(crate::Error::forbidden_op(format!(
+                "read-only masterKey isn't allowed to perform the {op} operation."
+            )));
+        }
+        Ok(())
     }
 
     pub fn user_id(&self) -> Option<&str> {

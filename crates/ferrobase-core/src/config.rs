@@ -19,6 +19,36 @@ pub struct CoreConfig {
     /// Prefix of file URLs (`<public server URL>/files/<appId>/`): `File` values are sent with
     /// `url` = this prefix + the URL-encoded name, as Parse fills them on read.
     pub files_url: String,
+    /// Parse's `passwordPolicy`.
+    pub password_policy: PasswordPolicy,
+    /// Parse's `accountLockout`: lock after `threshold` failed logins for `duration_minutes`.
+    pub account_lockout: Option<AccountLockout>,
+    /// Parse's `expireInactiveSessions` (false: sessions never expire).
+    pub expire_inactive_sessions: bool,
+    /// Parse's `extendSessionOnUse`: push `expiresAt` forward when a session is used after half its life.
+    pub extend_session_on_use: bool,
+    /// Log queries slower than this (milliseconds) with their plan and a suggested index.
+    pub slow_query_ms: Option<u64>,
+    /// Email verification and password reset (needs a mailer).
+    pub email: Option<crate::mailer::EmailConfig>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PasswordPolicy {
+    /// A regular expression every new password must match.
+    /// (JavaScript-style patterns with look-ahead, as Parse apps write them: this is operator
+    /// configuration run on short passwords, never a client's pattern.)
+    pub validator_pattern: Option<fancy_regex::Regex>,
+    /// Refuse passwords that contain the username.
+    pub do_not_allow_username: bool,
+    /// The message of error 142 (Parse's `validationError`).
+    pub validation_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AccountLockout {
+    pub threshold: u32,
+    pub duration_minutes: u32,
 }
 
 impl Default for CoreConfig {
@@ -33,6 +63,20 @@ impl Default for CoreConfig {
             bcrypt_cost: 10,
             max_include_depth: 10,
             files_url: String::new(),
+            password_policy: PasswordPolicy::default(),
+            account_lockout: None,
+            expire_inactive_sessions: true,
+            extend_session_on_use: false,
+            email: None,
+            slow_query_ms: None,
         }
     }
+}
+
+/// Compiles a password-policy pattern (with a backtracking limit).
+pub fn password_regex(pattern: &str) -> Result<fancy_regex::Regex, String> {
+    fancy_regex::RegexBuilder::new(pattern)
+        .backtrack_limit(100_000)
+        .build()
+        .map_err(|e| format!("--password-pattern is not a valid regular expression: {e}"))
 }

@@ -6,6 +6,7 @@ use std::fmt;
 /// Parse error codes used by ferrobase (the numbers Parse clients switch on).
 pub mod code {
     pub const INTERNAL: i32 = 1;
+    pub const OTHER_CAUSE: i32 = -1;
     pub const OBJECT_NOT_FOUND: i32 = 101;
     pub const INVALID_QUERY: i32 = 102;
     pub const INVALID_CLASS_NAME: i32 = 103;
@@ -36,6 +37,9 @@ pub mod code {
     pub const ACCOUNT_ALREADY_LINKED: i32 = 208;
     pub const INVALID_SESSION_TOKEN: i32 = 209;
     pub const INVALID_SCHEMA_OPERATION: i32 = 255;
+    pub const VALIDATION_ERROR: i32 = 142;
+    pub const REQUEST_LIMIT_EXCEEDED: i32 = 155;
+    pub const UNSUPPORTED_SERVICE: i32 = 252;
 }
 
 /// Everything that can go wrong while serving a request.
@@ -53,6 +57,8 @@ pub enum Error {
     TooLarge,
     /// A failed `"transaction": true` batch: `500 {"code": N, "message": "..."}` as Parse answers.
     TransactionFailed { code: i32, message: String },
+    /// Over a rate limit: 429 with code 155 and the rule's message.
+    RateLimited(String),
     /// Anything unexpected. The cause is logged, the client sees only "Internal server error.".
     Internal(String),
 }
@@ -89,6 +95,7 @@ impl Error {
         match self {
             Error::Parse { code, .. } | Error::TransactionFailed { code, .. } => Some(*code),
             Error::Internal(_) => Some(code::INTERNAL),
+            Error::RateLimited(_) => Some(code::REQUEST_LIMIT_EXCEEDED),
             _ => None,
         }
     }
@@ -101,7 +108,7 @@ impl fmt::Display for Error {
                 write!(f, "{message} (code {code})")
             }
             Error::Unauthorized => f.write_str("unauthorized"),
-            Error::Forbidden(m) | Error::BadJson(m) => f.write_str(m),
+            Error::Forbidden(m) | Error::BadJson(m) | Error::RateLimited(m) => f.write_str(m),
             Error::TooLarge => f.write_str("request entity too large"),
             Error::Internal(m) => write!(f, "internal error: {m}"),
         }

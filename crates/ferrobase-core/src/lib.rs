@@ -3,12 +3,15 @@
 //! It never depends on a particular store or on HTTP.
 
 pub mod acl;
+pub mod aggregate;
 pub mod auth;
+pub mod auth_data;
 pub mod config;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod error;
 pub mod events;
+pub mod mailer;
 pub mod query;
 pub mod rest;
 pub mod schema;

@@ -29,6 +29,23 @@ pub struct SubQuery {
     pub where_: Value,
 }
 
+/// A point on the globe, in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoPoint {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// A full-text search (`$text: {$search: {...}}`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextSearch {
+    /// Words (or "quoted phrases") of which one must match; `-word` excludes.
+    pub term: String,
+    pub language: Option<String>,
+    pub case_sensitive: bool,
+    pub diacritic_sensitive: bool,
+}
+
 /// A condition on one field (a dotted path into nested objects).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cond {
@@ -47,6 +64,27 @@ pub enum Cond {
     Regex(String),
     All(Vec<Scalar>),
     ContainedBy(Vec<Scalar>),
+    /// Within `max_radians` (if any) of a point on the sphere; results nearest first.
+    NearSphere {
+        point: GeoPoint,
+        max_radians: Option<f64>,
+    },
+    /// Inside a latitude/longitude box (south-west and north-east corners).
+    WithinBox {
+        south_west: GeoPoint,
+        north_east: GeoPoint,
+    },
+    /// Inside a polygon (at least three points).
+    WithinPolygon(Vec<GeoPoint>),
+    /// Within `radians` of a point.
+    WithinCenterSphere {
+        center: GeoPoint,
+        radians: f64,
+    },
+    /// A `Polygon` field that contains the point.
+    IntersectsPoint(GeoPoint),
+    /// Full-text search on a string field.
+    Text(TextSearch),
     /// The field points to an object the sub-query finds (resolved by the core).
     InQuery(SubQuery),
     NotInQuery(SubQuery),
@@ -268,10 +306,14 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
             "$nin" => Cond::Nin(list(op, arg)?),
             "$all" => Cond::All(list(op, arg)?),
             "$containedBy" => Cond::ContainedBy(list(op, arg)?),
-            "$exists" => Cond::Exists(
-                arg.as_bool()
-                    .ok_or_else(|| Error::invalid_query(format!("Invalid $exists value: {arg}")))?,
-            ),
+            // Any truthy value means true, as in Parse Server (JavaScript truthiness).
+            "$exists" => Cond::Exists(match arg {
+                Value::Bool(b) => *b,
+                Value::Null => false,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            }),
             "$regex" => {
                 let pattern = arg
                     .as_str()
@@ -282,6 +324,76 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
                 };
                 Cond::Regex(regex_pattern(pattern, flags)?)
             }
+            "$nearSphere" => {
+                let max = max_distance(ops)?;
+                Cond::NearSphere {
+                    point: geo_point(arg)
+                        .ok_or_else(|| Error::invalid_query("bad $nearSphere: needs a GeoPoint"))?,
+                    max_radians: max,
+                }
+            }
+            "$maxDistance"
+            | "$maxDistanceInRadians"
+            | "$maxDistanceInKilometers"
+            | "$maxDistanceInMiles" => {
+                if !ops.contains_key("$nearSphere") {
+                    return Err(Error::invalid_query(format!("{op} needs $nearSphere")));
+                }
+                continue;
+            }
+            "$within" => {
+                let b = arg
+                    .get("$box")
+                    .and_then(Value::as_array)
+                    .filter(|b| b.len() == 2)
+                    .ok_or_else(|| {
+                        Error::invalid_query("bad $within: needs $box with two GeoPoints")
+                    })?;
+                let (Some(sw), Some(ne)) = (geo_point(&b[0]), geo_point(&b[1])) else {
+                    return Err(Error::invalid_query("bad $box: needs two GeoPoints"));
+                };
+                if sw.lat > ne.lat || sw.lng > ne.lng {
+                    return Err(Error::invalid_query("bad $box: the south-west corner must come first and not cross the antimeridian"));
+                }
+                Cond::WithinBox {
+                    south_west: sw,
+                    north_east: ne,
+                }
+            }
+            "$geoWithin" => {
+                if let Some(poly) = arg.get("$polygon") {
+                    let pts = polygon_points(poly).ok_or_else(|| {
+                        Error::invalid_query(
+                            "bad $geoWithin value; $polygon should contain at least 3 GeoPoints",
+                        )
+                    })?;
+                    Cond::WithinPolygon(pts)
+                } else if let Some(cs) = arg.get("$centerSphere").and_then(Value::as_array) {
+                    let center = cs.first().and_then(|c| geo_point(c).or_else(|| lng_lat(c)));
+                    let radius = cs.get(1).and_then(Value::as_f64).filter(|r| *r >= 0.0);
+                    match (center, radius) {
+                        (Some(center), Some(radians)) => {
+                            Cond::WithinCenterSphere { center, radians }
+                        }
+                        _ => {
+                            return Err(Error::invalid_query(
+                                "bad $geoWithin value; $centerSphere needs [GeoPoint, radius]",
+                            ))
+                        }
+                    }
+                } else {
+                    return Err(Error::invalid_query(
+                        "bad $geoWithin value; needs $polygon or $centerSphere",
+                    ));
+                }
+            }
+            "$geoIntersects" => {
+                let p = arg.get("$point").and_then(geo_point).ok_or_else(|| {
+                    Error::invalid_query("bad $geoIntersects value; $point should be a GeoPoint")
+                })?;
+                Cond::IntersectsPoint(p)
+            }
+            "$text" => Cond::Text(text_search(arg)?),
             "$inQuery" => Cond::InQuery(sub_query(op, arg)?),
             "$notInQuery" => Cond::NotInQuery(sub_query(op, arg)?),
             "$select" | "$dontSelect" => {
@@ -309,12 +421,107 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
                 continue;
             }
             other => {
-                return Err(Error::invalid_query(format!("bad constraint: {other}")));
+                return Err(Error::invalid_json(format!("bad constraint: {other}")));
             }
         };
         out.push(field(cond));
     }
     Ok(out)
+}
+
+/// `{"__type": "GeoPoint", "latitude", "longitude"}` (or a bare `{latitude, longitude}`).
+fn geo_point(v: &Value) -> Option<GeoPoint> {
+    let o = v.as_object()?;
+    if o.get("__type").is_some_and(|t| t != "GeoPoint") {
+        return None;
+    }
+    let lat = o.get("latitude")?.as_f64()?;
+    let lng = o.get("longitude")?.as_f64()?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng))
+        .then_some(GeoPoint { lat, lng })
+}
+
+/// `[longitude, latitude]`, MongoDB's order.
+fn lng_lat(v: &Value) -> Option<GeoPoint> {
+    let a = v.as_array()?;
+    let lng = a.first()?.as_f64()?;
+    let lat = a.get(1)?.as_f64()?;
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng))
+        .then_some(GeoPoint { lat, lng })
+}
+
+/// A `$polygon`: GeoPoints, `[lat, lng]` pairs (Parse's Polygon order), or a Polygon value.
+fn polygon_points(v: &Value) -> Option<Vec<GeoPoint>> {
+    let items = match v.get("coordinates") {
+        Some(c) => c.as_array()?,
+        None => v.as_array()?,
+    };
+    let pts: Option<Vec<GeoPoint>> = items
+        .iter()
+        .map(|p| {
+            geo_point(p).or_else(|| {
+                let a = p.as_array()?;
+                let lat = a.first()?.as_f64()?;
+                let lng = a.get(1)?.as_f64()?;
+                Some(GeoPoint { lat, lng })
+            })
+        })
+        .collect();
+    pts.filter(|p| p.len() >= 3)
+}
+
+/// The radius of a `$nearSphere`, in radians (Earth radius 6371 km / 3958.8 mi, as Parse).
+fn max_distance(ops: &Map<String, Value>) -> Result<Option<f64>> {
+    let pick = |k: &str, factor: f64| -> Result<Option<f64>> {
+        match ops.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_f64()
+                .filter(|d| *d >= 0.0)
+                .map(|d| Some(d / factor))
+                .ok_or_else(|| {
+                    Error::invalid_query(format!("bad {k}: must be a non-negative number"))
+                }),
+        }
+    };
+    Ok(pick("$maxDistanceInKilometers", 6371.0)?
+        .or(pick("$maxDistanceInMiles", 3958.8)?)
+        .or(pick("$maxDistanceInRadians", 1.0)?)
+        .or(pick("$maxDistance", 1.0)?))
+}
+
+fn text_search(v: &Value) -> Result<TextSearch> {
+    let bad = |m: &str| Error::invalid_query(format!("bad $text: {m}"));
+    let search = v
+        .get("$search")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("$search should be an object"))?;
+    let term = search
+        .get("$term")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| bad("$term should be a non-empty string"))?;
+    if term.len() > 1000 {
+        return Err(bad("$term is too long"));
+    }
+    let flag = |k: &str| -> Result<bool> {
+        match search.get(k) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(bad(&format!("{k} should be a boolean"))),
+        }
+    };
+    let language = match search.get("$language") {
+        None => None,
+        Some(Value::String(l)) => Some(l.clone()),
+        Some(_) => return Err(bad("$language should be a string")),
+    };
+    Ok(TextSearch {
+        term: term.to_string(),
+        language,
+        case_sensitive: flag("$caseSensitive")?,
+        diacritic_sensitive: flag("$diacriticSensitive")?,
+    })
 }
 
 fn sub_query(op: &str, v: &Value) -> Result<SubQuery> {
@@ -348,10 +555,21 @@ fn comparable(op: &str, v: &Value) -> Result<Scalar> {
     }
 }
 
+/// Most values in one `$in`, `$nin`, `$all` or `$containedBy` list.
+pub const MAX_LIST: usize = 10_000;
+/// Longest `$regex` pattern, in bytes.
+pub const MAX_REGEX_LEN: usize = 1_000;
+
 fn list(op: &str, v: &Value) -> Result<Vec<Scalar>> {
     let arr = v
         .as_array()
-        .ok_or_else(|| Error::invalid_query(format!("bad {op} value")))?;
+        .ok_or_else(|| Error::invalid_json(format!("bad {op} value")))?;
+    if arr.len() > MAX_LIST {
+        return Err(Error::invalid_query(format!(
+            "{op} has {} values; at most {MAX_LIST} are allowed",
+            arr.len()
+        )));
+    }
     arr.iter().map(scalar).collect()
 }
 
@@ -393,6 +611,11 @@ pub fn scalar(v: &Value) -> Result<Scalar> {
 /// Turns a Parse regex (JavaScript syntax with Java-style `\Q…\E` quoting, as the SDKs'
 /// `startsWith`/`endsWith`/`contains` send it) into a Rust `regex` pattern with inline flags.
 pub fn regex_pattern(pattern: &str, flags: &str) -> Result<String> {
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(Error::invalid_query(format!(
+            "$regex is longer than {MAX_REGEX_LEN} characters"
+        )));
+    }
     let mut out = String::with_capacity(pattern.len() + 8);
     if !flags.is_empty() {
         out.push_str("(?");
@@ -434,7 +657,7 @@ pub fn parse_order(order: &str) -> Result<Vec<SortKey>> {
                 "_updated_at" => "updatedAt",
                 p => p,
             };
-            if !key_is_queryable(path) {
+            if path != "$score" && !key_is_queryable(path) {
                 return Err(Error::new(
                     code::INVALID_KEY_NAME,
                     format!("Invalid field name: {path}."),
@@ -491,19 +714,26 @@ mod tests {
             parse_where(&json!({"a": {"$function": 1}}))
                 .err()
                 .and_then(|e| e.code()),
-            Some(102)
+            Some(107)
         );
         assert_eq!(
             parse_where(&json!({"a": {"$in": 3}}))
                 .err()
                 .and_then(|e| e.code()),
-            Some(102)
+            Some(107)
         );
         assert_eq!(
             parse_where(&json!([1])).err().and_then(|e| e.code()),
             Some(107)
         );
         assert!(parse_where(&json!({"a": {"$regex": "("}})).is_err());
+    }
+
+    #[test]
+    fn limits() {
+        let many: Vec<i64> = (0..=MAX_LIST as i64).collect();
+        assert!(parse_where(&json!({"a": {"$in": many}})).is_err());
+        assert!(parse_where(&json!({"a": {"$regex": "x".repeat(MAX_REGEX_LEN + 1)}})).is_err());
     }
 
     #[test]

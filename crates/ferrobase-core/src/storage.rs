@@ -62,6 +62,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Removes every object of a class, keeping its schema.
     async fn purge(&self, schema: &ClassSchema) -> Result<()>;
 
+    /// How the store would run a query (`explain=true`, the slow-query log): one line per step.
+    async fn explain(&self, schema: &ClassSchema, query: &StoreQuery) -> Result<Vec<String>>;
+
     async fn begin(&self) -> Result<TxId>;
     async fn commit(&self, tx: TxId) -> Result<()>;
     async fn rollback(&self, tx: TxId) -> Result<()>;

@@ -131,6 +131,26 @@ pub fn drop_class(conn: &Connection, class: &str) -> rusqlite::Result<()> {
             .filter(|n| n.ends_with(&format!(":{class}")))
             .collect()
     };
+    let fts: Vec<String> = {
+        let mut st = conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?1 ESCAPE '\\'",
+        )?;
+        let pattern = format!("{}:fts:%", class.replace('_', "\\_"));
+        let rows = st.query_map([pattern], |r| r.get::<_, String>(0))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|n| {
+                !n.contains("_data")
+                    && !n.ends_with("_idx")
+                    && !n.ends_with("_content")
+                    && !n.ends_with("_docsize")
+                    && !n.ends_with("_config")
+            })
+            .collect()
+    };
+    for f in fts {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", ident(&f)))?;
+    }
     for j in joins {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", ident(&j)))?;
     }

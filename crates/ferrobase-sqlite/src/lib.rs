@@ -3,6 +3,8 @@
 //! to SQL (`sql`) and run in SQLite: filtering, sorting, limit/skip and counting never happen in Rust.
 
 mod ddl;
+mod fts;
+mod geo;
 mod rows;
 mod sql;
 mod writer;
@@ -87,6 +89,7 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     conn.execute_batch("PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;")?;
     conn.set_prepared_statement_cache_capacity(256);
     add_functions(&conn)?;
+    geo::register(&conn)?;
     Ok(conn)
 }
 
@@ -128,6 +131,8 @@ pub struct SqliteStore {
     writer: Mutex<Option<mpsc::Sender<Msg>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     next_tx: AtomicU64,
+    /// FTS5 tables known to exist (`<class>:fts:<field>`).
+    fts_ready: Mutex<std::collections::HashSet<String>>,
 }
 
 impl SqliteStore {
@@ -154,7 +159,50 @@ impl SqliteStore {
             writer: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             next_tx: AtomicU64::new(1),
+            fts_ready: Mutex::new(std::collections::HashSet::new()),
         })
+    }
+
+    /// Creates the FTS5 index of each field a filter searches with `$text`, once.
+    async fn ensure_text_indexes(
+        &self,
+        schema: &ClassSchema,
+        filter: &Filter,
+        tx: Option<TxId>,
+    ) -> Result<()> {
+        let mut texts = Vec::new();
+        sql::texts_of(filter, &mut texts);
+        for (field, _) in texts {
+            let name = fts::table(&schema.class_name, field);
+            if self
+                .fts_ready
+                .lock()
+                .map(|s| s.contains(&name))
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            if !field
+                .split('.')
+                .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            {
+                return Err(Error::invalid_query(format!(
+                    "$text is not supported on {field}"
+                )));
+            }
+            let (class, f) = (schema.class_name.clone(), field.to_string());
+            self.write(tx, move |conn| {
+                fts::ensure(conn, &class, &f).map_err(sql_err)
+            })
+            .await?;
+            // Inside a transaction the index may still be rolled back: remember it only outside.
+            if tx.is_none() {
+                if let Ok(mut s) = self.fts_ready.lock() {
+                    s.insert(name);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -215,11 +263,33 @@ impl SqliteStore {
     }
 }
 
-fn select_sql(schema: &ClassSchema, q: &StoreQuery) -> sql::Sql {
-    let mut w = sql::where_clause(schema, &q.filter);
-    let order = sql::order_by(schema, &q.order);
-    w.text = format!(
-        "SELECT {} FROM {} WHERE {}{} LIMIT {} OFFSET {}",
+/// The SELECT for a query; with a `$text` search it also selects the relevance as `score`.
+fn select_sql(schema: &ClassSchema, q: &StoreQuery) -> (sql::Sql, bool) {
+    let mut texts = Vec::new();
+    sql::texts_of(&q.filter, &mut texts);
+    let mut out = sql::Sql::default();
+    let score = texts.first().and_then(|(field, t)| {
+        Some((
+            fts::table(&schema.class_name, field),
+            fts::match_query(&t.term)?,
+        ))
+    });
+    let has_score = score.is_some();
+    let score_col = match score {
+        Some((table, m)) => {
+            out.params.push(SqlValue::Text(m));
+            format!(
+                ", (SELECT -bm25({ft}) FROM {ft} WHERE {ft} MATCH ? AND rowid = {ct}.rowid) AS score",
+                ft = ident(&table),
+                ct = ident(&schema.class_name)
+            )
+        }
+        None => String::new(),
+    };
+    let w = sql::where_clause(schema, &q.filter);
+    let order = sql::order_by(schema, &q.order, &q.filter, has_score);
+    out.text = format!(
+        "SELECT {}{score_col} FROM {} WHERE {}{} LIMIT {} OFFSET {}",
         rows::COLUMNS,
         ident(&schema.class_name),
         w.text,
@@ -227,18 +297,31 @@ fn select_sql(schema: &ClassSchema, q: &StoreQuery) -> sql::Sql {
         q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
         q.skip
     );
-    w.params.extend(order.params);
-    w
+    out.params.extend(w.params);
+    out.params.extend(order.params);
+    (out, has_score)
 }
 
-fn query_objects(conn: &Connection, s: &sql::Sql) -> Result<Vec<Object>> {
+fn query_objects(conn: &Connection, s: &sql::Sql, has_score: bool) -> Result<Vec<Object>> {
     let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
     let rows = st
-        .query_map(params_from_iter(s.params.iter()), rows::from_row)
+        .query_map(params_from_iter(s.params.iter()), |row| {
+            let obj = rows::from_row(row)?;
+            let score: Option<f64> = if has_score { row.get(6)? } else { None };
+            Ok((obj, score))
+        })
         .map_err(sql_err)?;
     let mut out = Vec::new();
     for r in rows {
-        out.push(r.map_err(sql_err)??);
+        let (obj, score) = r.map_err(sql_err)?;
+        let mut obj = obj?;
+        if let Some(sc) = score {
+            obj.insert(
+                "score".into(),
+                serde_json::Number::from_f64(sc).map_or(Value::Null, Value::Number),
+            );
+        }
+        out.push(obj);
     }
     Ok(out)
 }
@@ -324,6 +407,10 @@ impl Storage for SqliteStore {
     }
 
     async fn delete_class(&self, class: &str) -> Result<()> {
+        if let Ok(mut ready) = self.fts_ready.lock() {
+            let prefix = fts::table(class, "");
+            ready.retain(|t| !t.starts_with(&prefix));
+        }
         let class = class.to_string();
         self.write(None, move |conn| {
             ddl::drop_class(conn, &class).map_err(sql_err)
@@ -337,11 +424,14 @@ impl Storage for SqliteStore {
         query: &StoreQuery,
         tx: Option<TxId>,
     ) -> Result<Vec<Object>> {
-        let s = select_sql(schema, query);
-        self.read(tx, move |conn| query_objects(conn, &s)).await
+        self.ensure_text_indexes(schema, &query.filter, tx).await?;
+        let (s, has_score) = select_sql(schema, query);
+        self.read(tx, move |conn| query_objects(conn, &s, has_score))
+            .await
     }
 
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
+        self.ensure_text_indexes(schema, filter, tx).await?;
         let mut s = sql::where_clause(schema, filter);
         s.text = format!(
             "SELECT count(*) FROM {} WHERE {}",
@@ -382,11 +472,11 @@ impl Storage for SqliteStore {
     ) -> Result<Option<Updated>> {
         let mut q = StoreQuery::filter(filter.clone());
         q.limit = Some(1);
-        let select = select_sql(schema, &q);
+        let (select, _) = select_sql(schema, &q);
         let class = schema.class_name.clone();
         let updates = updates.clone();
         self.write(tx, move |conn| {
-            let Some(before) = query_objects(conn, &select)?.pop() else {
+            let Some(before) = query_objects(conn, &select, false)?.pop() else {
                 return Ok(None);
             };
             let mut obj = before.clone();
@@ -434,6 +524,27 @@ impl Storage for SqliteStore {
         self.write(None, move |conn| {
             conn.execute(&stmt, []).map_err(sql_err)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn explain(&self, schema: &ClassSchema, query: &StoreQuery) -> Result<Vec<String>> {
+        self.ensure_text_indexes(schema, &query.filter, None)
+            .await?;
+        let (mut s, _) = select_sql(schema, query);
+        s.text = format!("EXPLAIN QUERY PLAN {}", s.text);
+        self.read(None, move |conn| {
+            // EXPLAIN reads no table, so it would not notice an index created by the writer
+            // since this connection last read: touch the schema first.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(sql_err)?;
+            let mut st = conn.prepare(&s.text).map_err(sql_err)?;
+            let rows = st
+                .query_map(params_from_iter(s.params.iter()), |r| r.get::<_, String>(3))
+                .map_err(sql_err)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql_err)
         })
         .await
     }

@@ -326,6 +326,15 @@ fn element_matches(sql: &mut Sql, path: &str, values: &[Scalar]) {
 fn equals(sql: &mut Sql, schema: &ClassSchema, path: &str, v: &Scalar) {
     if is_array_field(schema, path) && !matches!(v, Scalar::Json(_)) {
         element_matches(sql, path, std::slice::from_ref(v));
+    } else if path.contains('.') && !matches!(v, Scalar::Json(_) | Scalar::Null) {
+        // Inside an Object the type is unknown: an array there matches by member, as in MongoDB.
+        sql.push("(");
+        compare(sql, path, "=", v);
+        sql.push(" OR (");
+        sql.json_type(path);
+        sql.push(" = 'array' AND ");
+        element_matches(sql, path, std::slice::from_ref(v));
+        sql.push("))");
     } else {
         compare(sql, path, "=", v);
     }
@@ -453,6 +462,25 @@ fn cond_sql(sql: &mut Sql, schema: &ClassSchema, path: &str, cond: &Cond) {
                 sql.push(" IS NULL");
             }
         }
+        Cond::Regex(pattern) if is_array_field(schema, path) || path.contains('.') => {
+            // On an array, any text element may match (MongoDB's rule).
+            sql.push("((");
+            sql.json_type(path);
+            sql.push(" = 'text' AND regexp(");
+            sql.bind(SqlValue::Text(pattern.clone()));
+            sql.push(",");
+            sql.expr(path);
+            sql.push(")) OR (");
+            sql.json_type(path);
+            sql.push(" = 'array' AND EXISTS (SELECT 1 FROM json_each(data,");
+            match json_path(path) {
+                Some(p) => sql.push(&format!("'{p}'")),
+                None => sql.bind(SqlValue::Text(json_path_quoted(path))),
+            }
+            sql.push(") AS e WHERE e.type = 'text' AND regexp(");
+            sql.bind(SqlValue::Text(pattern.clone()));
+            sql.push(", e.value))))");
+        }
         Cond::Regex(pattern) => {
             sql.push("(");
             if !is_column(path) {
@@ -479,6 +507,93 @@ fn cond_sql(sql: &mut Sql, schema: &ClassSchema, path: &str, cond: &Cond) {
             }
             sql.push(")");
         }
+        Cond::NearSphere { point, max_radians } => {
+            geo_guard(sql, path, "GeoPoint");
+            if let Some(max) = max_radians {
+                sql.push(" AND ");
+                distance(sql, path, point);
+                sql.push(" <= ");
+                sql.bind(SqlValue::Real(*max));
+            }
+            sql.push(")");
+        }
+        Cond::WithinCenterSphere { center, radians } => {
+            geo_guard(sql, path, "GeoPoint");
+            sql.push(" AND ");
+            distance(sql, path, center);
+            sql.push(" <= ");
+            sql.bind(SqlValue::Real(*radians));
+            sql.push(")");
+        }
+        Cond::WithinBox {
+            south_west,
+            north_east,
+        } => {
+            geo_guard(sql, path, "GeoPoint");
+            sql.push(" AND ");
+            sql.expr(&format!("{path}.latitude"));
+            sql.push(" BETWEEN ");
+            sql.bind(SqlValue::Real(south_west.lat));
+            sql.push(" AND ");
+            sql.bind(SqlValue::Real(north_east.lat));
+            sql.push(" AND ");
+            sql.expr(&format!("{path}.longitude"));
+            sql.push(" BETWEEN ");
+            sql.bind(SqlValue::Real(south_west.lng));
+            sql.push(" AND ");
+            sql.bind(SqlValue::Real(north_east.lng));
+            sql.push(")");
+        }
+        Cond::WithinPolygon(points) => {
+            geo_guard(sql, path, "GeoPoint");
+            sql.push(" AND geo_in_polygon(");
+            let poly: Vec<[f64; 2]> = points.iter().map(|p| [p.lat, p.lng]).collect();
+            sql.bind(SqlValue::Text(
+                serde_json::to_string(&poly).unwrap_or_default(),
+            ));
+            sql.push(", ");
+            sql.expr(&format!("{path}.latitude"));
+            sql.push(", ");
+            sql.expr(&format!("{path}.longitude"));
+            sql.push("))");
+        }
+        Cond::IntersectsPoint(p) => {
+            geo_guard(sql, path, "Polygon");
+            sql.push(" AND geo_in_polygon(");
+            sql.expr(&format!("{path}.coordinates"));
+            sql.push(", ");
+            sql.bind(SqlValue::Real(p.lat));
+            sql.push(", ");
+            sql.bind(SqlValue::Real(p.lng));
+            sql.push("))");
+        }
+        Cond::Text(t) => {
+            let table = ident(&crate::fts::table(&schema.class_name, path));
+            let Some(q) = crate::fts::match_query(&t.term) else {
+                sql.push("0");
+                return;
+            };
+            sql.push(&format!(
+                "({}.rowid IN (SELECT rowid FROM {table} WHERE {table} MATCH ",
+                ident(&schema.class_name)
+            ));
+            sql.bind(SqlValue::Text(q));
+            sql.push(")");
+            if t.case_sensitive || t.diacritic_sensitive {
+                // FTS5 folds case and accents: keep rows where a word appears exactly as written.
+                let words = crate::fts::words(&t.term);
+                sql.push(" AND (0");
+                for w in words {
+                    sql.push(" OR instr(");
+                    sql.expr(path);
+                    sql.push(", ");
+                    sql.bind(SqlValue::Text(w));
+                    sql.push(") > 0");
+                }
+                sql.push(")");
+            }
+            sql.push(")");
+        }
         Cond::InQuery(_) | Cond::NotInQuery(_) | Cond::Select { .. } | Cond::DontSelect { .. } => {
             // The core resolves sub-queries before a store sees the filter; never match if one slips through.
             debug_assert!(false, "unresolved sub-query reached the store");
@@ -502,6 +617,54 @@ fn cond_sql(sql: &mut Sql, schema: &ClassSchema, path: &str, cond: &Cond) {
     }
 }
 
+/// Opens `(<field is a GeoPoint/Polygon>` (the caller closes the parenthesis).
+fn geo_guard(sql: &mut Sql, path: &str, kind: &str) {
+    sql.push("(");
+    sql.expr(&format!("{path}.__type"));
+    sql.push(&format!(" = '{kind}'"));
+}
+
+fn distance(sql: &mut Sql, path: &str, p: &ferrobase_core::query::GeoPoint) {
+    sql.push("geo_dist(");
+    sql.expr(&format!("{path}.latitude"));
+    sql.push(", ");
+    sql.expr(&format!("{path}.longitude"));
+    sql.push(", ");
+    sql.bind(SqlValue::Real(p.lat));
+    sql.push(", ");
+    sql.bind(SqlValue::Real(p.lng));
+    sql.push(")");
+}
+
+/// The first `$nearSphere` of a filter (at the top or inside an `$and`): results go nearest first.
+pub fn near_of(f: &Filter) -> Option<(&str, ferrobase_core::query::GeoPoint)> {
+    match f {
+        Filter::Field {
+            path,
+            cond: Cond::NearSphere { point, .. },
+        } => Some((path, *point)),
+        Filter::And(items) => items.iter().find_map(near_of),
+        _ => None,
+    }
+}
+
+/// Every `$text` search of a filter: `(field, search)`.
+pub fn texts_of<'a>(
+    f: &'a Filter,
+    out: &mut Vec<(&'a str, &'a ferrobase_core::query::TextSearch)>,
+) {
+    match f {
+        Filter::Field {
+            path,
+            cond: Cond::Text(t),
+        } => out.push((path, t)),
+        Filter::And(items) | Filter::Or(items) | Filter::Nor(items) => {
+            items.iter().for_each(|x| texts_of(x, out))
+        }
+        _ => {}
+    }
+}
+
 fn scalar_json(s: &Scalar) -> serde_json::Value {
     match s {
         Scalar::Null => serde_json::Value::Null,
@@ -514,11 +677,25 @@ fn scalar_json(s: &Scalar) -> serde_json::Value {
     }
 }
 
-/// `ORDER BY …` for sort keys (empty when there are none).
-pub fn order_by(schema: &ClassSchema, order: &[SortKey]) -> Sql {
+/// `ORDER BY …` for sort keys (empty when there are none); `$score` sorts by text relevance
+/// (the `score` column), and without sort keys a `$nearSphere` sorts nearest first.
+pub fn order_by(schema: &ClassSchema, order: &[SortKey], filter: &Filter, has_score: bool) -> Sql {
     let mut sql = Sql::default();
+    if order.is_empty() {
+        if let Some((path, p)) = near_of(filter) {
+            sql.push(" ORDER BY ");
+            distance(&mut sql, path, &p);
+            sql.push(" ASC");
+        }
+        return sql;
+    }
     for (i, k) in order.iter().enumerate() {
         sql.push(if i == 0 { " ORDER BY " } else { ", " });
+        if k.path == "$score" {
+            sql.push(if has_score { "score" } else { "1" });
+            sql.push(if k.descending { " ASC" } else { " DESC" });
+            continue;
+        }
         match sort_expr(schema, &k.path) {
             Some(e) => sql.push(&e),
             None => sql.expr(&k.path),

@@ -12,6 +12,7 @@ pub struct App {
     pub core: Core,
     pub config: Config,
     pub master_key: String,
+    pub limiter: crate::ratelimit::Limiter,
     pub started: Instant,
     /// File storage and upload rules.
     pub files: crate::files::Files,

@@ -56,9 +56,6 @@ pub struct ServeArgs {
     /// bcrypt cost for new password hashes.
     #[arg(long, env = "FERROBASE_BCRYPT_COST")]
     pub bcrypt_cost: Option<u32>,
-    /// URL clients reach the API at (file URLs are made from it); default: the listening address.
-    #[arg(long, env = "FERROBASE_PUBLIC_SERVER_URL")]
-    pub public_server_url: Option<String>,
     /// Where files are stored: empty for `<data-dir>/files`, `file:<path>`, or
     /// `s3://bucket[/prefix]?endpoint=…&region=…`.
     #[arg(long, env = "FERROBASE_FILES_URI", hide_env_values = true)]
@@ -78,6 +75,66 @@ pub struct ServeArgs {
     /// Largest file upload in bytes (413 above).
     #[arg(long, env = "FERROBASE_MAX_UPLOAD_SIZE")]
     pub max_upload_size: Option<u64>,
+    /// A master key that may read everything and write nothing.
+    #[arg(long, env = "FERROBASE_READ_ONLY_MASTER_KEY", hide_env_values = true)]
+    pub read_only_master_key: Option<String>,
+    /// Regular expression every new password must match (Parse's passwordPolicy.validatorPattern).
+    #[arg(long, env = "FERROBASE_PASSWORD_PATTERN")]
+    pub password_pattern: Option<String>,
+    /// Refuse passwords containing the username (passwordPolicy.doNotAllowUsername).
+    #[arg(long, env = "FERROBASE_PASSWORD_NO_USERNAME")]
+    pub password_no_username: Option<bool>,
+    /// Message of the password-policy error (passwordPolicy.validationError).
+    #[arg(long, env = "FERROBASE_PASSWORD_POLICY_MESSAGE")]
+    pub password_policy_message: Option<String>,
+    /// Failed logins before an account is locked (accountLockout.threshold; unset: no lockout).
+    #[arg(long, env = "FERROBASE_LOCKOUT_THRESHOLD")]
+    pub lockout_threshold: Option<u32>,
+    /// Minutes an account stays locked (accountLockout.duration).
+    #[arg(long, env = "FERROBASE_LOCKOUT_DURATION")]
+    pub lockout_duration: Option<u32>,
+    /// Give sessions an expiry (Parse's expireInactiveSessions).
+    #[arg(long, env = "FERROBASE_EXPIRE_INACTIVE_SESSIONS")]
+    pub expire_inactive_sessions: Option<bool>,
+    /// Extend a session's expiry when it is used (Parse's extendSessionOnUse).
+    #[arg(long, env = "FERROBASE_EXTEND_SESSION_ON_USE")]
+    pub extend_session_on_use: Option<bool>,
+    /// Log queries slower than this many milliseconds, with their plan and a suggested index.
+    #[arg(long, env = "FERROBASE_SLOW_QUERY_MS")]
+    pub slow_query_ms: Option<u64>,
+    /// Rate limit rule `PATH=COUNT/SECONDS[,user][,METHOD…]`, e.g. `/login=10/60`; repeatable.
+    /// PATH may end in `*`. Counted per client IP (or per user with `,user`).
+    #[arg(
+        long = "rate-limit",
+        env = "FERROBASE_RATE_LIMIT",
+        value_delimiter = ';'
+    )]
+    pub rate_limits: Option<Vec<String>>,
+    /// Public URL of the API (`https://api.shop.example/parse`), used in emailed links and file
+    /// URLs (default: the listening address).
+    #[arg(long, env = "FERROBASE_PUBLIC_SERVER_URL")]
+    pub public_server_url: Option<String>,
+    /// Application name shown in emails and pages.
+    #[arg(long, env = "FERROBASE_APP_NAME")]
+    pub app_name: Option<String>,
+    /// Send a verification link to new email addresses (Parse's verifyUserEmails).
+    #[arg(long, env = "FERROBASE_VERIFY_USER_EMAILS")]
+    pub verify_user_emails: Option<bool>,
+    /// Refuse logins until the email is verified.
+    #[arg(long, env = "FERROBASE_PREVENT_LOGIN_WITH_UNVERIFIED_EMAIL")]
+    pub prevent_login_with_unverified_email: Option<bool>,
+    /// Seconds a verification link stays valid (default: forever).
+    #[arg(long, env = "FERROBASE_EMAIL_VERIFY_TOKEN_VALIDITY")]
+    pub email_verify_token_validity: Option<i64>,
+    /// Seconds a password-reset link stays valid (default: forever).
+    #[arg(long, env = "FERROBASE_RESET_TOKEN_VALIDITY")]
+    pub reset_token_validity: Option<i64>,
+    /// SMTP server for emails: smtp://user:pass@host:port, smtps://… or smtp+starttls://…
+    #[arg(long, env = "FERROBASE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of emails (`Shop <no-reply@shop.example>`).
+    #[arg(long, env = "FERROBASE_EMAIL_FROM")]
+    pub email_from: Option<String>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -99,13 +156,30 @@ struct FileConfig {
     max_limit: Option<usize>,
     session_length: Option<i64>,
     bcrypt_cost: Option<u32>,
-    public_server_url: Option<String>,
     files_uri: Option<String>,
     file_upload_public: Option<bool>,
     file_upload_anonymous: Option<bool>,
     file_upload_authenticated: Option<bool>,
     file_extensions: Option<Vec<String>>,
     max_upload_size: Option<u64>,
+    read_only_master_key: Option<String>,
+    password_pattern: Option<String>,
+    password_no_username: Option<bool>,
+    password_policy_message: Option<String>,
+    lockout_threshold: Option<u32>,
+    lockout_duration: Option<u32>,
+    expire_inactive_sessions: Option<bool>,
+    extend_session_on_use: Option<bool>,
+    rate_limits: Option<Vec<String>>,
+    slow_query_ms: Option<u64>,
+    public_server_url: Option<String>,
+    app_name: Option<String>,
+    verify_user_emails: Option<bool>,
+    prevent_login_with_unverified_email: Option<bool>,
+    email_verify_token_validity: Option<i64>,
+    reset_token_validity: Option<i64>,
+    smtp_url: Option<String>,
+    email_from: Option<String>,
 }
 
 /// The resolved configuration.
@@ -126,10 +200,27 @@ pub struct Config {
     pub max_limit: Option<usize>,
     pub session_length: i64,
     pub bcrypt_cost: u32,
-    pub public_server_url: Option<String>,
     pub files_uri: Option<String>,
     pub file_upload: FileUpload,
     pub max_upload_size: u64,
+    pub read_only_master_key: Option<String>,
+    pub password_pattern: Option<String>,
+    pub password_no_username: bool,
+    pub password_policy_message: Option<String>,
+    pub lockout_threshold: Option<u32>,
+    pub lockout_duration: u32,
+    pub expire_inactive_sessions: bool,
+    pub extend_session_on_use: bool,
+    pub rate_limits: Vec<crate::ratelimit::Rule>,
+    pub slow_query_ms: Option<u64>,
+    pub public_server_url: Option<String>,
+    pub app_name: String,
+    pub verify_user_emails: bool,
+    pub prevent_login_with_unverified_email: bool,
+    pub email_verify_token_validity: Option<i64>,
+    pub reset_token_validity: Option<i64>,
+    pub smtp_url: Option<String>,
+    pub email_from: Option<String>,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -175,6 +266,11 @@ impl std::fmt::Debug for Config {
                 &self.database_uri.as_ref().map(|_| "<redacted>"),
             )
             .field("files_uri", &self.files_uri.as_ref().map(|_| "<redacted>"))
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "read_only_master_key",
+                &self.read_only_master_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -200,10 +296,27 @@ impl Default for Config {
             max_limit: None,
             session_length: 365 * 24 * 3600,
             bcrypt_cost: 10,
-            public_server_url: None,
             files_uri: None,
             file_upload: FileUpload::default(),
             max_upload_size: 20 * 1024 * 1024,
+            read_only_master_key: None,
+            password_pattern: None,
+            password_no_username: false,
+            password_policy_message: None,
+            lockout_threshold: None,
+            lockout_duration: 5,
+            expire_inactive_sessions: true,
+            extend_session_on_use: false,
+            rate_limits: Vec::new(),
+            slow_query_ms: None,
+            public_server_url: None,
+            app_name: "ferrobase".into(),
+            verify_user_emails: false,
+            prevent_login_with_unverified_email: false,
+            email_verify_token_validity: None,
+            reset_token_validity: None,
+            smtp_url: None,
+            email_from: None,
         }
     }
 }
@@ -251,6 +364,18 @@ impl Config {
                     .map_err(|e| format!("invalid --file-extensions pattern {ext}: {e}"))?;
             }
         }
+        let password_pattern = args.password_pattern.or(file.password_pattern);
+        if let Some(p) = &password_pattern {
+            ferrobase_core::config::password_regex(p)?;
+        }
+        let rate_limits = args
+            .rate_limits
+            .or(file.rate_limits)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| crate::ratelimit::Rule::parse(r))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Config {
             host: args.host.or(file.host).unwrap_or(d.host),
             port: args.port.or(file.port).unwrap_or(d.port),
@@ -285,11 +410,6 @@ impl Config {
                 .or(file.session_length)
                 .unwrap_or(d.session_length),
             bcrypt_cost,
-            public_server_url: args
-                .public_server_url
-                .or(file.public_server_url)
-                .map(|u| u.trim_end_matches('/').to_string())
-                .filter(|u| !u.is_empty()),
             files_uri: args.files_uri.or(file.files_uri).filter(|s| !s.is_empty()),
             file_upload: FileUpload {
                 public: args
@@ -310,6 +430,53 @@ impl Config {
                 .max_upload_size
                 .or(file.max_upload_size)
                 .unwrap_or(d.max_upload_size),
+            read_only_master_key: args.read_only_master_key.or(file.read_only_master_key),
+            password_pattern,
+            password_no_username: args
+                .password_no_username
+                .or(file.password_no_username)
+                .unwrap_or(false),
+            password_policy_message: args
+                .password_policy_message
+                .or(file.password_policy_message),
+            lockout_threshold: args
+                .lockout_threshold
+                .or(file.lockout_threshold)
+                .filter(|t| *t > 0),
+            lockout_duration: args
+                .lockout_duration
+                .or(file.lockout_duration)
+                .unwrap_or(d.lockout_duration),
+            expire_inactive_sessions: args
+                .expire_inactive_sessions
+                .or(file.expire_inactive_sessions)
+                .unwrap_or(d.expire_inactive_sessions),
+            extend_session_on_use: args
+                .extend_session_on_use
+                .or(file.extend_session_on_use)
+                .unwrap_or(false),
+            rate_limits,
+            slow_query_ms: args.slow_query_ms.or(file.slow_query_ms),
+            public_server_url: args
+                .public_server_url
+                .or(file.public_server_url)
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
+            app_name: args.app_name.or(file.app_name).unwrap_or(d.app_name),
+            verify_user_emails: args
+                .verify_user_emails
+                .or(file.verify_user_emails)
+                .unwrap_or(false),
+            prevent_login_with_unverified_email: args
+                .prevent_login_with_unverified_email
+                .or(file.prevent_login_with_unverified_email)
+                .unwrap_or(false),
+            email_verify_token_validity: args
+                .email_verify_token_validity
+                .or(file.email_verify_token_validity),
+            reset_token_validity: args.reset_token_validity.or(file.reset_token_validity),
+            smtp_url: args.smtp_url.or(file.smtp_url),
+            email_from: args.email_from.or(file.email_from),
         })
     }
 }

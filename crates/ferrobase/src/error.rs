@@ -39,6 +39,10 @@ pub fn status_and_body(e: &Error) -> (StatusCode, serde_json::Value) {
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"code": c, "message": message}),
         ),
+        Error::RateLimited(m) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"code": code::REQUEST_LIMIT_EXCEEDED, "error": m}),
+        ),
         Error::Internal(cause) => {
             tracing::error!(%cause, "internal error");
             (

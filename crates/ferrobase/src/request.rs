@@ -158,7 +158,8 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let Some(rel) = rel.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Ok(req);
     };
-    if rel == "/health" {
+    if rel == "/health" || rel.starts_with("/apps/") {
+        // Health checks and the pages behind emailed links carry no Parse headers.
         return Ok(req);
     }
     let trailing_slash = rel.len() > 1 && rel.ends_with('/');
@@ -183,6 +184,14 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
         }
         if header_str(&parts.headers, "x-parse-application-id").is_some() {
             let auth = authenticate(app, peer, &parts.headers, BodyCreds::default()).await?;
+            if !auth.master {
+                app.limiter.check(
+                    &parts.method,
+                    rel.trim_end_matches('/'),
+                    &peer.ip().to_string(),
+                    auth.user_id(),
+                )?;
+            }
             let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
                 .map(|q| q.0)
                 .unwrap_or_default();
@@ -237,6 +246,21 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
         take_str(&mut obj, k);
     }
     let auth = authenticate(app, peer, &parts.headers, creds).await?;
+    if !auth.master {
+        let rel_path = parts.uri.path().get(mount.len()..).unwrap_or_default();
+        let rel_path = if mount == "/" {
+            parts.uri.path()
+        } else {
+            rel_path
+        };
+        let method = match &tunnelled_method {
+            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .unwrap_or(parts.method.clone()),
+            None => parts.method.clone(),
+        };
+        app.limiter
+            .check(&method, rel_path, &peer.ip().to_string(), auth.user_id())?;
+    }
     let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         .map(|q| q.0)
         .map_err(|e| Error::invalid_query(format!("invalid query string: {e}")))?;
@@ -291,17 +315,23 @@ async fn authenticate(
     let mut auth = Auth::default();
     let master_key = header_str(headers, "x-parse-master-key").or(body.master);
     if let Some(k) = master_key {
-        if same_secret(&k, &app.master_key) {
-            if !app
+        let read_only = app
+            .config
+            .read_only_master_key
+            .as_deref()
+            .is_some_and(|ro| same_secret(&k, ro));
+        if same_secret(&k, &app.master_key) || read_only {
+            let allowed = app
                 .config
                 .master_key_ips
                 .iter()
-                .any(|ip| *ip == peer.ip() || ip.to_canonical() == peer.ip().to_canonical())
-            {
+                .any(|ip| ip.to_canonical() == peer.ip().to_canonical());
+            if !allowed {
                 tracing::warn!(ip = %peer.ip(), "master key used from an address not in --master-key-ips");
                 return Err(Error::Unauthorized);
             }
             auth.master = true;
+            auth.read_only = read_only;
         }
     }
     auth.installation_id = header_str(headers, "x-parse-installation-id").or(body.installation);

@@ -3,7 +3,7 @@
 use crate::app::{self, App};
 use crate::config::Config;
 use crate::keys;
-use ferrobase_core::config::CoreConfig;
+use ferrobase_core::config::{AccountLockout, CoreConfig, PasswordPolicy};
 use ferrobase_core::rest::Core;
 use ferrobase_core::storage::Storage;
 use std::net::SocketAddr;
@@ -60,6 +60,27 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
     Ok(Arc::new(store))
 }
 
+/// The email flows' settings; links point at `--public-server-url` (or the listening address).
+fn email_config(config: &Config, addr: SocketAddr) -> Option<ferrobase_core::mailer::EmailConfig> {
+    config.smtp_url.as_ref()?;
+    let mount = if config.mount_path == "/" {
+        ""
+    } else {
+        config.mount_path.as_str()
+    };
+    Some(ferrobase_core::mailer::EmailConfig {
+        public_server_url: config
+            .public_server_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}{mount}")),
+        app_name: config.app_name.clone(),
+        verify_user_emails: config.verify_user_emails,
+        prevent_login_with_unverified_email: config.prevent_login_with_unverified_email,
+        verify_token_validity_secs: config.email_verify_token_validity,
+        reset_token_validity_secs: config.reset_token_validity,
+    })
+}
+
 /// Opens everything and starts serving on `config.host:config.port` (0 = any free port).
 pub async fn start(config: Config) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data_dir)
@@ -75,16 +96,21 @@ pub async fn start(config: Config) -> Result<Running, String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let mount = if config.mount_path == "/" {
-        String::new()
-    } else {
-        config.mount_path.clone()
-    };
-    let url = format!("http://{addr}{mount}");
+    // File URLs on objects: --public-server-url, else the address we listen on.
     let public_url = match &config.public_server_url {
         Some(u) => u.clone(),
-        None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}{mount}", addr.port()),
-        None => url.clone(),
+        None => {
+            let mut host = addr;
+            if host.ip().is_unspecified() {
+                host.set_ip(std::net::IpAddr::from([127, 0, 0, 1]));
+            }
+            let mount = if config.mount_path == "/" {
+                ""
+            } else {
+                config.mount_path.as_str()
+            };
+            format!("http://{host}{mount}")
+        }
     };
     let core_config = CoreConfig {
         app_id: keys.app_id.clone(),
@@ -93,16 +119,49 @@ pub async fn start(config: Config) -> Result<Running, String> {
         max_limit: config.max_limit,
         max_batch_size: config.max_batch_size,
         bcrypt_cost: config.bcrypt_cost,
+        password_policy: PasswordPolicy {
+            validator_pattern: match &config.password_pattern {
+                Some(p) => Some(ferrobase_core::config::password_regex(p)?),
+                None => None,
+            },
+            do_not_allow_username: config.password_no_username,
+            validation_error: config.password_policy_message.clone(),
+        },
+        account_lockout: config.lockout_threshold.map(|threshold| AccountLockout {
+            threshold,
+            duration_minutes: config.lockout_duration,
+        }),
+        expire_inactive_sessions: config.expire_inactive_sessions,
+        extend_session_on_use: config.extend_session_on_use,
+        email: email_config(&config, addr),
+        slow_query_ms: config.slow_query_ms,
         files_url: format!("{public_url}/files/{}/", keys.app_id),
         ..CoreConfig::default()
     };
-    let core = Core::new(core_config, store)
+    let mut core = Core::new(core_config, store)
         .await
         .map_err(|e| format!("cannot load the store: {e}"))?;
+    if let Some(url) = &config.smtp_url {
+        let from = config
+            .email_from
+            .clone()
+            .unwrap_or_else(|| format!("{} <no-reply@localhost>", config.app_name));
+        core = core.with_mailer(Arc::new(crate::mail::SmtpMailer::new(url, &from)?));
+    } else if config.verify_user_emails {
+        return Err("--verify-user-emails needs --smtp-url to send the emails".into());
+    }
+    let mount = if config.mount_path == "/" {
+        String::new()
+    } else {
+        config.mount_path.clone()
+    };
+    let url = format!("http://{addr}{mount}");
+    let limiter = crate::ratelimit::Limiter::new(config.rate_limits.clone());
     let app = Arc::new(App {
         core,
         config,
         master_key: keys.master_key.clone(),
+        limiter,
         started: Instant::now(),
         files,
         inner: OnceLock::new(),

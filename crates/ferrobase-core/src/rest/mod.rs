@@ -2,8 +2,10 @@
 //! RestQuery/RestWrite and controllers). Handlers call `Core`; `Core` calls `Storage`.
 
 mod clp;
+mod emails;
 mod output;
 mod read;
+mod roles;
 mod schemas;
 mod sessions;
 mod users;
@@ -49,6 +51,7 @@ pub struct Core {
     sessions: Mutex<HashMap<String, (Instant, Arc<SessionUser>)>>,
     /// Every successful write, for LiveQuery and other subscribers.
     pub changes: crate::events::ChangeFeed,
+    mailer: Option<Arc<dyn crate::mailer::Mailer>>,
 }
 
 fn poisoned<T>(_: T) -> Error {
@@ -65,6 +68,7 @@ impl Core {
             schema_changes: tokio::sync::Mutex::new(()),
             sessions: Mutex::new(HashMap::new()),
             changes: crate::events::ChangeFeed::default(),
+            mailer: None,
         };
         core.reload_schemas().await?;
         for class in ["_User", "_Role", "_Session"] {
@@ -73,6 +77,12 @@ impl Core {
             }
         }
         Ok(core)
+    }
+
+    /// Gives the core a way to send email (verification and password-reset links).
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::mailer::Mailer>) -> Core {
+        self.mailer = Some(mailer);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Storage> {
@@ -195,6 +205,9 @@ impl Core {
                 crate::error::code::INVALID_SESSION_TOKEN,
                 "Session token is expired.",
             ));
+        }
+        if self.config.extend_session_on_use {
+            self.extend_session(&sessions, &session).await?;
         }
         let user_id = session
             .get("user")

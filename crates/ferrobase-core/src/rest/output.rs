@@ -16,7 +16,8 @@ pub(super) fn to_client(
     auth: &Auth,
     files_url: &str,
 ) -> Object {
-    obj.retain(|k, _| !k.starts_with('_') && k != "password");
+    let hidden = super::clp::protected_fields(schema, auth, &obj);
+    obj.retain(|k, _| !k.starts_with('_') && k != "password" && !hidden.iter().any(|h| h == k));
     if schema.class_name == "_User" && !auth.master {
         let is_self = auth.user_id().is_some()
             && obj.get("objectId").and_then(Value::as_str) == auth.user_id();
@@ -48,10 +49,14 @@ pub(super) fn to_client(
 }
 
 /// Keeps only the requested keys (plus the ones Parse always returns).
+/// (Relation markers stay too, as Parse Server adds them after applying `keys`.)
 pub(super) fn project(obj: &mut Object, keys: &[String]) {
-    obj.retain(|k, _| {
-        matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL")
-            || keys.iter().any(|x| x == k)
+    obj.retain(|k, v| {
+        matches!(
+            k.as_str(),
+            "objectId" | "createdAt" | "updatedAt" | "ACL" | "__type" | "className"
+        ) || keys.iter().any(|x| x == k)
+            || crate::types::type_tag(v) == Some("Relation")
     });
 }
 

@@ -2,7 +2,7 @@
 
 use super::{clp, output, Core, Ctx};
 use crate::error::{code, Error, Result};
-use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, StoreQuery, SubQuery};
+use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, SortKey, StoreQuery, SubQuery};
 use crate::schema::{ClassSchema, FieldType};
 use crate::types::{as_pointer, Object};
 use serde_json::Value;
@@ -21,6 +21,8 @@ pub struct FindOptions {
     pub exclude_keys: Option<String>,
     pub include: Option<String>,
     pub count: bool,
+    /// `explain=true`: answer the store's plan instead of results (master key).
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,17 +106,21 @@ impl Core {
             Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
         };
         let count_only = opts.count && limit == 0;
-        clp::check(
+        let access = clp::check(
             &schema,
             if count_only { "count" } else { "find" },
             &ctx.auth,
         )?;
+        if opts.count && !count_only {
+            // Counting needs its own permission; the find permission already limits the rows.
+            let _ = clp::check(&schema, "count", &ctx.auth)?;
+        }
+        let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
         let filter = self.read_filter(ctx, &schema, opts.where_.as_ref())?;
+        refuse_protected(&schema, ctx, &filter, &order)?;
+        let filter = filter.and(access.filter(&ctx.auth));
         let filter = self.resolve_subqueries(ctx, filter, 0).await?;
         let count = if opts.count {
-            if !count_only {
-                clp::check(&schema, "count", &ctx.auth)?;
-            }
             Some(self.store.count(&schema, &filter, ctx.tx).await?)
         } else {
             None
@@ -126,13 +132,46 @@ impl Core {
             });
         }
         let order = parse_order(opts.order.as_deref().unwrap_or_default())?;
+        if opts.explain {
+            if !ctx.auth.master {
+                return Err(Error::Forbidden("Permission denied".into()));
+            }
+            let plan = self
+                .store
+                .explain(
+                    &schema,
+                    &StoreQuery {
+                        filter,
+                        order,
+                        limit: Some(limit),
+                        skip,
+                    },
+                )
+                .await?;
+            let mut o = Object::new();
+            o.insert(
+                "plan".into(),
+                Value::Array(plan.into_iter().map(Value::String).collect()),
+            );
+            return Ok(FindResult {
+                results: vec![o],
+                count: None,
+            });
+        }
         let query = StoreQuery {
             filter,
             order,
             limit: Some(limit),
             skip,
         };
+        let started = std::time::Instant::now();
         let rows = self.store.find(&schema, &query, ctx.tx).await?;
+        if let Some(slow) = self.config.slow_query_ms {
+            if started.elapsed().as_millis() >= u128::from(slow) {
+                self.log_slow_query(&schema, &query, started.elapsed())
+                    .await;
+            }
+        }
         let results = self.finish_read(ctx, &schema, rows, opts).await?;
         Ok(FindResult { results, count })
     }
@@ -150,10 +189,11 @@ impl Core {
             }
             return Err(Error::not_found());
         };
-        clp::check(&schema, "get", &ctx.auth)?;
+        let access = clp::check(&schema, "get", &ctx.auth)?;
         let filter = self
             .read_filter(ctx, &schema, None)?
-            .and(Filter::object_id(id));
+            .and(Filter::object_id(id))
+            .and(access.filter(&ctx.auth));
         let mut q = StoreQuery::filter(filter);
         q.limit = Some(1);
         let rows = self.store.find(&schema, &q, ctx.tx).await?;
@@ -226,8 +266,10 @@ impl Core {
         let Some(schema) = self.schema(&q.class_name) else {
             return Ok(Vec::new());
         };
-        clp::check(&schema, "find", &ctx.auth)?;
+        let access = clp::check(&schema, "find", &ctx.auth)?;
         let filter = self.read_filter(ctx, &schema, Some(&q.where_))?;
+        refuse_protected(&schema, ctx, &filter, &[])?;
+        let filter = filter.and(access.filter(&ctx.auth));
         let filter = self.resolve_subqueries(ctx, filter, depth + 1).await?;
         let rows = self
             .store
@@ -288,7 +330,8 @@ impl Core {
         for inc in split_list(&opts.include) {
             if inc == "*" {
                 for (name, t) in &schema.fields {
-                    if matches!(t, FieldType::Pointer(_)) {
+                    // Parse's `include=*`: every Pointer and every Array (of pointers) field.
+                    if matches!(t, FieldType::Pointer(_) | FieldType::Array) {
                         includes.push(vec![name.clone()]);
                     }
                 }
@@ -316,10 +359,25 @@ impl Core {
             self.include_path(ctx, &mut results, path, &sub_keys)
                 .await?;
         }
+        // A `$text` search adds its relevance as `score`; it is returned when asked for.
+        let wants_score = keys.iter().any(|k| k == "$score")
+            || opts.order.as_deref().is_some_and(|o| o.contains("$score"));
+        if !wants_score && !schema.fields.contains_key("score") {
+            for o in &mut results {
+                o.remove("score");
+            }
+        }
         if !keys.is_empty() {
             let top: Vec<String> = keys
                 .iter()
-                .map(|k| k.split('.').next().unwrap_or(k).to_string())
+                .map(|k| {
+                    if k == "$score" {
+                        "score"
+                    } else {
+                        k.split('.').next().unwrap_or(k)
+                    }
+                    .to_string()
+                })
                 .collect();
             for o in &mut results {
                 output::project(o, &top);
@@ -352,16 +410,19 @@ impl Core {
             let Some(schema) = self.schema(&class) else {
                 continue;
             };
-            if clp::check(&schema, "get", &ctx.auth).is_err() {
+            let Ok(access) = clp::check(&schema, "get", &ctx.auth) else {
                 continue;
-            }
+            };
             looked_up.insert(class.clone());
             let ids: Vec<Scalar> = ids.into_iter().map(Scalar::String).collect();
             let n = ids.len();
-            let filter = self.read_filter(ctx, &schema, None)?.and(Filter::Field {
-                path: "objectId".into(),
-                cond: Cond::In(ids),
-            });
+            let filter = self
+                .read_filter(ctx, &schema, None)?
+                .and(access.filter(&ctx.auth))
+                .and(Filter::Field {
+                    path: "objectId".into(),
+                    cond: Cond::In(ids),
+                });
             let mut q = StoreQuery::filter(filter);
             q.limit = Some(n);
             for row in self.store.find(&schema, &q, ctx.tx).await? {
@@ -385,6 +446,89 @@ impl Core {
             }
         }
         Ok(())
+    }
+}
+
+impl Core {
+    /// The index advisor: a slow query is logged with its plan and, when it scans, the index
+    /// that would serve it (field names only; values never reach the log).
+    async fn log_slow_query(
+        &self,
+        schema: &ClassSchema,
+        query: &StoreQuery,
+        took: std::time::Duration,
+    ) {
+        let plan = self.store.explain(schema, query).await.unwrap_or_default();
+        let mut fields = Vec::new();
+        filter_paths(&query.filter, &mut fields);
+        fields.extend(query.order.iter().map(|k| k.path.clone()));
+        fields.retain(|f| {
+            !matches!(
+                f.as_str(),
+                "objectId" | "createdAt" | "updatedAt" | "$score"
+            )
+        });
+        fields.dedup();
+        let indexed = |f: &String| {
+            schema.indexes.values().any(|spec| {
+                spec.as_object()
+                    .and_then(|o| o.keys().next())
+                    .is_some_and(|k| k == f)
+            })
+        };
+        let missing: Vec<&String> = fields.iter().filter(|f| !indexed(f)).collect();
+        let suggestion = match missing.first() {
+            Some(f) if plan.iter().any(|p| p.starts_with("SCAN")) => format!(
+                "PUT /schemas/{} {{\"indexes\": {{\"{f}_1\": {{\"{f}\": 1}}}}}}",
+                schema.class_name
+            ),
+            _ => String::new(),
+        };
+        tracing::warn!(
+            class = %schema.class_name,
+            ms = took.as_millis() as u64,
+            fields = ?fields,
+            plan = ?plan,
+            suggestion = %suggestion,
+            "slow query"
+        );
+    }
+}
+
+/// Refuses queries and sorts on fields the caller may not see (`protectedFields`), so that
+/// their values cannot be probed through `where`, `order` or `count`.
+fn refuse_protected(
+    schema: &ClassSchema,
+    ctx: &Ctx,
+    filter: &Filter,
+    order: &[SortKey],
+) -> Result<()> {
+    let hidden = clp::always_protected(schema, &ctx.auth);
+    if hidden.is_empty() {
+        return Ok(());
+    }
+    let mut paths = Vec::new();
+    filter_paths(filter, &mut paths);
+    paths.extend(order.iter().map(|k| k.path.clone()));
+    for p in paths {
+        let root = p.split('.').next().unwrap_or(&p);
+        if hidden.iter().any(|h| h == root) {
+            return Err(Error::forbidden_op(format!(
+                "Permission denied: {root} is protected on class {}.",
+                schema.class_name
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn filter_paths(f: &Filter, out: &mut Vec<String>) {
+    match f {
+        Filter::And(v) | Filter::Or(v) | Filter::Nor(v) => {
+            v.iter().for_each(|x| filter_paths(x, out))
+        }
+        Filter::Field { path, .. } => out.push(path.clone()),
+        _ => {}
     }
 }
 
@@ -478,5 +622,52 @@ fn replace_pointers(
         } else if let Some(inner) = item.as_object_mut() {
             replace_pointers(inner, rest, found, looked_up);
         }
+    }
+}
+
+impl Core {
+    /// `/aggregate/:className` (master key): a pipeline, or `distinct` of a field.
+    pub async fn aggregate(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        pipeline: Option<&Value>,
+        distinct: Option<&str>,
+        where_: Option<&Value>,
+    ) -> Result<Vec<Value>> {
+        if !ctx.auth.master {
+            return Err(Error::Forbidden("Permission denied".into()));
+        }
+        let Some(schema) = self.schema(class) else {
+            return Ok(Vec::new());
+        };
+        let (filter, stages) = match pipeline {
+            Some(p) => {
+                let parsed = crate::aggregate::parse(p)?;
+                (parsed.filter, parsed.stages)
+            }
+            None => (Filter::True, Vec::new()),
+        };
+        let filter = match where_ {
+            Some(w) if !w.is_null() => filter.and(parse_where(w)?),
+            _ => filter,
+        };
+        let filter = self
+            .resolve_subqueries(ctx, rewrite_relation_equality(&schema, filter), 0)
+            .await?;
+        let rows: Vec<Object> = self
+            .store
+            .find(&schema, &StoreQuery::filter(filter), ctx.tx)
+            .await?
+            .into_iter()
+            .map(|o| output::to_client(&schema, o, &ctx.auth, &self.config.files_url))
+            .collect();
+        if let Some(field) = distinct {
+            return Ok(crate::aggregate::distinct(&rows, field));
+        }
+        Ok(crate::aggregate::run(rows, &stages)
+            .into_iter()
+            .map(Value::Object)
+            .collect())
     }
 }

@@ -77,6 +77,7 @@ impl Core {
 
     pub async fn create_schema(&self, ctx: &Ctx, class: &str, body: Value) -> Result<Value> {
         require_master(ctx)?;
+        ctx.auth.check_writable("addField")?;
         let body = body.as_object().cloned().unwrap_or_default();
         let class = body_class_name(class, &body)?.to_string();
         if !class_name_is_valid(&class) || class.starts_with("_Join:") {
@@ -99,6 +100,7 @@ impl Core {
 
     pub async fn update_schema(&self, ctx: &Ctx, class: &str, body: Value) -> Result<Value> {
         require_master(ctx)?;
+        ctx.auth.check_writable("addField")?;
         let body = body.as_object().cloned().unwrap_or_default();
         body_class_name(class, &body)?;
         let _guard = self.schema_changes.lock().await;
@@ -208,6 +210,7 @@ impl Core {
 
     pub async fn delete_schema(&self, ctx: &Ctx, class: &str) -> Result<()> {
         require_master(ctx)?;
+        ctx.auth.check_writable("delete")?;
         if !class_name_is_valid(class) {
             return Err(Error::new(
                 code::INVALID_CLASS_NAME,

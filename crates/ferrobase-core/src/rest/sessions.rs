@@ -17,6 +17,39 @@ pub(super) fn is_expired(session: &Object) -> bool {
 }
 
 impl Core {
+    /// Parse's `extendSessionOnUse`: once half a session's life has passed, using it pushes
+    /// `expiresAt` a full session length ahead.
+    pub(super) async fn extend_session(
+        &self,
+        sessions: &crate::schema::ClassSchema,
+        session: &Object,
+    ) -> Result<()> {
+        let Some(expires) = session
+            .get("expiresAt")
+            .and_then(|d| d.get("iso"))
+            .and_then(Value::as_str)
+            .and_then(parse_iso)
+        else {
+            return Ok(());
+        };
+        let length = chrono::Duration::seconds(self.config.session_length_secs);
+        let now = chrono::Utc::now();
+        if expires - now > length / 2 {
+            return Ok(());
+        }
+        let id = session
+            .get("objectId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let new = crate::types::date_value(&crate::types::iso(now + length));
+        let ups: crate::update::Updates =
+            vec![("expiresAt".into(), crate::update::UpdateOp::Set(new))];
+        self.store
+            .update(sessions, &Filter::object_id(id), &ups, None)
+            .await?;
+        Ok(())
+    }
+
     /// `GET /sessions/me`: the caller's own session object.
     pub async fn session_me(&self, ctx: &Ctx) -> Result<Object> {
         let u = ctx.auth.user.as_ref().ok_or_else(|| {

@@ -20,7 +20,7 @@ fn email_is_valid(email: &str) -> bool {
         && !email.contains(char::is_whitespace)
 }
 
-async fn hash_password(password: String, cost: u32) -> Result<String> {
+pub(super) async fn hash_password(password: String, cost: u32) -> Result<String> {
     tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
         .await
         .map_err(Error::internal)?
@@ -90,6 +90,15 @@ impl Core {
     }
 
     pub(super) async fn signup(&self, ctx: &Ctx, body: Object) -> Result<WriteResult> {
+        let has_password = matches!(body.get("password"), Some(Value::String(s)) if !s.is_empty());
+        let auth_data = body
+            .get("authData")
+            .and_then(Value::as_object)
+            .filter(|o| !o.is_empty())
+            .cloned();
+        if let (Some(ad), false) = (auth_data, has_password) {
+            return self.signup_with_auth_data(ctx, body, ad).await;
+        }
         let username = body
             .get("username")
             .and_then(Value::as_str)
@@ -101,6 +110,20 @@ impl Core {
                 "bad or missing username",
             ));
         };
+        if !has_password {
+            return Err(Error::new(code::PASSWORD_MISSING, "password is required"));
+        }
+        self.create_user(ctx, body, &username, "password").await
+    }
+
+    /// Validates and creates a new user (password hashed, private ACL) and opens its first session.
+    async fn create_user(
+        &self,
+        ctx: &Ctx,
+        body: Object,
+        username: &str,
+        provider: &str,
+    ) -> Result<WriteResult> {
         let email = match body.get("email") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -111,21 +134,24 @@ impl Core {
                 ))
             }
         };
-        if !matches!(body.get("password"), Some(Value::String(s)) if !s.is_empty()) {
-            return Err(Error::new(code::PASSWORD_MISSING, "password is required"));
-        }
         let existing = self.schema("_User");
         if let Some(s) = &existing {
-            clp::check(s, "create", &ctx.auth)?;
+            clp::check_full(s, "create", &ctx.auth)?;
         }
         let prep = self.prepare("_User", existing.as_deref(), body, true, None)?;
-        self.check_unique_identity(ctx, Some(&username), email.as_deref(), None)
+        if let Some(pw) = &prep.password {
+            self.check_password_policy(pw, Some(username))?;
+        }
+        self.check_unique_identity(ctx, Some(username), email.as_deref(), None)
             .await?;
-        let password = prep
-            .password
-            .clone()
-            .ok_or_else(|| Error::new(code::PASSWORD_MISSING, "password is required"))?;
-        let hash = hash_password(password, self.config.bcrypt_cost).await?;
+        let email_check = match (&email, self.verifies_emails()) {
+            (Some(e), true) => Some((e.clone(), self.verification_fields())),
+            _ => None,
+        };
+        let hash = match prep.password.clone() {
+            Some(pw) => Some(hash_password(pw, self.config.bcrypt_cost).await?),
+            None => None,
+        };
         let schema = self.writable_schema(ctx, "_User", &prep.new_fields).await?;
         let (mut obj, echo) = new_object(&prep)?;
         let id = obj
@@ -133,7 +159,13 @@ impl Core {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        obj.insert("_hashed_password".into(), Value::String(hash));
+        obj.insert("username".into(), Value::String(username.to_string()));
+        if let Some(h) = hash {
+            obj.insert("_hashed_password".into(), Value::String(h));
+        }
+        if let Some((_, (ups, _))) = &email_check {
+            crate::update::apply(&mut obj, ups)?;
+        }
         if prep.acl.is_none() {
             // Parse 9 (`enforcePrivateUsers`): a new user is readable and writable by themself only.
             let acl = json!({ id.clone(): {"read": true, "write": true} });
@@ -153,11 +185,96 @@ impl Core {
                 ),
                 _ => e,
             })?;
-        let token = self.create_session(ctx, &id, "signup").await?;
+        if let Some((address, (_, token))) = &email_check {
+            self.send_verification(address, username, token).await;
+        }
+        if self.login_blocked_until_verified(email_check.is_some()) {
+            return Ok(result);
+        }
+        let token = self.create_session(ctx, &id, "signup", provider).await?;
         result
             .body
             .insert("sessionToken".into(), Value::String(token));
         Ok(result)
+    }
+
+    /// `POST /users` with `authData` and no password: logs in the account the provider names,
+    /// or creates it (with a random username) on first use.
+    async fn signup_with_auth_data(
+        &self,
+        ctx: &Ctx,
+        mut body: Object,
+        auth_data: Object,
+    ) -> Result<WriteResult> {
+        let mut first: Option<(String, String)> = None;
+        for (name, data) in &auth_data {
+            let p = crate::auth_data::provider(name)?;
+            let id = p.validate(data).await?;
+            first.get_or_insert((name.clone(), id));
+        }
+        let Some((provider, account)) = first else {
+            return Err(Error::new(
+                code::UNSUPPORTED_SERVICE,
+                "This authentication method is unsupported.",
+            ));
+        };
+        let users = self.schema("_User");
+        if let Some(users) = &users {
+            let mut q = StoreQuery::filter(Filter::eq(
+                &format!("authData.{provider}.id"),
+                Scalar::String(account.clone()),
+            ));
+            q.limit = Some(1);
+            if let Some(user) = self.store.find(users, &q, ctx.tx).await?.pop() {
+                let id = user
+                    .get("objectId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let token = self.create_session(ctx, &id, "login", &provider).await?;
+                let mut out = output::to_client(
+                    users,
+                    user,
+                    &crate::auth::Auth::master(),
+                    &self.config.files_url,
+                );
+                out.insert("sessionToken".into(), Value::String(token));
+                return Ok(WriteResult {
+                    body: out,
+                    created_id: None,
+                });
+            }
+        }
+        let username = match body.get("username").and_then(Value::as_str) {
+            Some(u) if !u.is_empty() => u.to_string(),
+            _ => crate::types::random_string(25),
+        };
+        body.remove("username");
+        self.create_user(ctx, body, &username, &provider).await
+    }
+
+    /// Parse's `passwordPolicy`: error 142 for a password the policy refuses.
+    pub(super) fn check_password_policy(
+        &self,
+        password: &str,
+        username: Option<&str>,
+    ) -> Result<()> {
+        let policy = &self.config.password_policy;
+        let refused = policy
+            .validator_pattern
+            .as_ref()
+            .is_some_and(|re| !re.is_match(password).unwrap_or(false))
+            || (policy.do_not_allow_username
+                && username.is_some_and(|u| {
+                    !u.is_empty() && password.to_lowercase().contains(&u.to_lowercase())
+                }));
+        if refused {
+            let msg = policy.validation_error.clone().unwrap_or_else(|| {
+                "Password does not meet the Password Policy requirements.".into()
+            });
+            return Err(Error::new(code::VALIDATION_ERROR, msg));
+        }
+        Ok(())
     }
 
     /// Creates a `_Session` for a user and returns its token.
@@ -166,6 +283,7 @@ impl Core {
         ctx: &Ctx,
         user_id: &str,
         action: &str,
+        provider: &str,
     ) -> Result<String> {
         let sessions = self
             .writable_schema(
@@ -207,9 +325,11 @@ impl Core {
         s.insert("user".into(), pointer_value("_User", user_id));
         s.insert(
             "createdWith".into(),
-            json!({"action": action, "authProvider": "password"}),
+            json!({"action": action, "authProvider": provider}),
         );
-        s.insert("expiresAt".into(), date_value(&iso(expires)));
+        if self.config.expire_inactive_sessions {
+            s.insert("expiresAt".into(), date_value(&iso(expires)));
+        }
         if let Some(inst) = &ctx.auth.installation_id {
             s.insert("installationId".into(), Value::String(inst.clone()));
         }
@@ -276,20 +396,40 @@ impl Core {
         }
         let user = found.ok_or_else(bad)?;
         let _ = ident;
-        let hash = user
-            .get("_hashed_password")
-            .and_then(Value::as_str)
-            .ok_or_else(bad)?
-            .to_string();
-        if !verify_password(password.to_string(), hash).await {
-            return Err(bad());
+        if self.login_blocked_until_verified(user.get("emailVerified") == Some(&Value::Bool(false)))
+        {
+            return Err(Error::new(
+                code::EMAIL_NOT_FOUND,
+                "User email is not verified.",
+            ));
         }
         let id = user
             .get("objectId")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let token = self.create_session(ctx, &id, "login").await?;
+        self.check_lockout(&user)?;
+        let hash = user
+            .get("_hashed_password")
+            .and_then(Value::as_str)
+            .ok_or_else(bad)?
+            .to_string();
+        if !verify_password(password.to_string(), hash).await {
+            self.record_failed_login(ctx, &users, &id).await?;
+            return Err(bad());
+        }
+        if user.contains_key("_failed_login_count")
+            || user.contains_key("_account_lockout_expires_at")
+        {
+            let reset: crate::update::Updates = vec![
+                ("_failed_login_count".into(), UpdateOp::Delete),
+                ("_account_lockout_expires_at".into(), UpdateOp::Delete),
+            ];
+            self.store
+                .update(&users, &Filter::object_id(&id), &reset, ctx.tx)
+                .await?;
+        }
+        let token = self.create_session(ctx, &id, "login", "password").await?;
         let mut out = output::to_client(
             &users,
             user,
@@ -298,6 +438,79 @@ impl Core {
         );
         out.insert("sessionToken".into(), Value::String(token));
         Ok(out)
+    }
+
+    /// `preventLoginWithUnverifiedEmail`: no session until the address is verified.
+    fn login_blocked_until_verified(&self, unverified: bool) -> bool {
+        unverified
+            && self.verifies_emails()
+            && self
+                .config
+                .email
+                .as_ref()
+                .is_some_and(|e| e.prevent_login_with_unverified_email)
+    }
+
+    /// Parse's `accountLockout`: a locked account cannot log in, even with the right password.
+    fn check_lockout(&self, user: &Object) -> Result<()> {
+        let Some(lock) = self.config.account_lockout else {
+            return Ok(());
+        };
+        let until = user
+            .get("_account_lockout_expires_at")
+            .and_then(Value::as_str)
+            .and_then(crate::types::parse_iso);
+        if until.is_some_and(|t| t > chrono::Utc::now()) {
+            return Err(Error::new(
+                code::OBJECT_NOT_FOUND,
+                format!(
+                    "Your account is locked due to multiple failed login attempts. Please try again after {} minute(s)",
+                    lock.duration_minutes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a failed login; at the threshold the account is locked for the configured time.
+    async fn record_failed_login(
+        &self,
+        ctx: &Ctx,
+        users: &crate::schema::ClassSchema,
+        id: &str,
+    ) -> Result<()> {
+        let Some(lock) = self.config.account_lockout else {
+            return Ok(());
+        };
+        let inc: crate::update::Updates =
+            vec![("_failed_login_count".into(), UpdateOp::Increment(1.into()))];
+        let Some(updated) = self
+            .store
+            .update(users, &Filter::object_id(id), &inc, ctx.tx)
+            .await?
+        else {
+            return Ok(());
+        };
+        let count = updated
+            .after
+            .get("_failed_login_count")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if count >= u64::from(lock.threshold) {
+            let until =
+                chrono::Utc::now() + chrono::Duration::minutes(i64::from(lock.duration_minutes));
+            let set: crate::update::Updates = vec![
+                ("_failed_login_count".into(), UpdateOp::Delete),
+                (
+                    "_account_lockout_expires_at".into(),
+                    UpdateOp::Set(Value::String(iso(until))),
+                ),
+            ];
+            self.store
+                .update(users, &Filter::object_id(id), &set, ctx.tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// `POST /logout`: ends the caller's session.
@@ -368,7 +581,17 @@ impl Core {
         }
         self.check_unique_identity(ctx, username.as_deref(), email.as_deref(), Some(id))
             .await?;
+        if let (Some(address), true) = (&email, self.verifies_emails()) {
+            let (ups, token) = self.verification_fields();
+            prep.updates.extend(ups);
+            extra.insert("verifyEmail".into(), serde_json::json!([address, token]));
+        }
         if let Some(pw) = prep.password.take() {
+            let name = match &username {
+                Some(u) => Some(u.clone()),
+                None => self.stored_username(ctx, id).await?,
+            };
+            self.check_password_policy(&pw, name.as_deref())?;
             let hash = hash_password(pw, self.config.bcrypt_cost).await?;
             prep.updates.push((
                 "_hashed_password".into(),
@@ -379,6 +602,24 @@ impl Core {
         Ok(())
     }
 
+    async fn stored_username(&self, ctx: &Ctx, id: &str) -> Result<Option<String>> {
+        let Some(users) = self.schema("_User") else {
+            return Ok(None);
+        };
+        let mut q = StoreQuery::filter(Filter::object_id(id));
+        q.limit = Some(1);
+        Ok(self
+            .store
+            .find(&users, &q, ctx.tx)
+            .await?
+            .pop()
+            .and_then(|u| {
+                u.get("username")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }))
+    }
+
     /// After a password change every session of the user ends; the user gets a new one.
     pub(super) async fn after_user_update(
         &self,
@@ -387,11 +628,24 @@ impl Core {
         body: &mut Object,
         extra: Object,
     ) -> Result<()> {
+        if let Some([address, token]) = extra
+            .get("verifyEmail")
+            .and_then(Value::as_array)
+            .map(|a| [a.first(), a.get(1)])
+        {
+            if let (Some(a), Some(t)) = (
+                address.and_then(Value::as_str),
+                token.and_then(Value::as_str),
+            ) {
+                let name = self.stored_username(ctx, id).await?.unwrap_or_default();
+                self.send_verification(a, &name, t).await;
+            }
+        }
         if extra.contains_key("passwordChanged") {
             self.delete_sessions_of(ctx, id).await?;
             self.forget_sessions(|u| u.user_id == id);
             if ctx.auth.user_id() == Some(id) {
-                let token = self.create_session(ctx, id, "login").await?;
+                let token = self.create_session(ctx, id, "login", "password").await?;
                 body.insert("sessionToken".into(), Value::String(token));
             }
         } else {

@@ -133,7 +133,7 @@ impl Core {
         match self.schema(class) {
             Some(s) if new_fields.is_empty() => Ok(s),
             Some(s) => {
-                clp::check(&s, "addField", &ctx.auth)?;
+                clp::check_full(&s, "addField", &ctx.auth)?;
                 self.ensure_fields(ctx, class, new_fields).await
             }
             None => {
@@ -157,9 +157,11 @@ impl Core {
             }
             return Err(Error::forbidden_op("Permission denied"));
         }
+        ctx.auth.check_writable("create")?;
         let body = body_object(body)?;
         match class {
             "_User" => return self.signup(ctx, body).await,
+            "_Role" => super::roles::check_new_role(&body)?,
             "_Session" if !ctx.auth.master => {
                 return Err(Error::new(
                     code::SESSION_MISSING,
@@ -169,7 +171,7 @@ impl Core {
             _ => {}
         }
         if let Some(s) = self.schema(class) {
-            clp::check(&s, "create", &ctx.auth)?;
+            clp::check_full(&s, "create", &ctx.auth)?;
         }
         let existing = self.schema(class);
         let prep = self.prepare(class, existing.as_deref(), body, true, None)?;
@@ -229,9 +231,13 @@ impl Core {
         id: &str,
         body: Value,
     ) -> Result<WriteResult> {
+        ctx.auth.check_writable("update")?;
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
         let body = body_object(body)?;
-        clp::check(&schema, "update", &ctx.auth)?;
+        if class == "_Role" {
+            super::roles::check_role_update(&body)?;
+        }
+        let access = clp::check(&schema, "update", &ctx.auth)?;
         let mut prep = self.prepare(class, Some(&schema), body, false, Some(id))?;
         let mut extra = Object::new();
         if class == "_User" {
@@ -248,7 +254,7 @@ impl Core {
             "updatedAt".into(),
             UpdateOp::Set(Value::String(now.clone())),
         ));
-        let mut filter = Filter::object_id(id);
+        let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
         }
@@ -275,8 +281,11 @@ impl Core {
             object: stored,
             original: Some(before),
         });
-        if class == "_User" {
-            self.after_user_update(ctx, id, &mut body, extra).await?;
+        match class {
+            "_User" => self.after_user_update(ctx, id, &mut body, extra).await?,
+            // Role membership may have changed: resolve every session's roles again.
+            "_Role" => self.forget_sessions(|_| true),
+            _ => {}
         }
         Ok(WriteResult {
             body,
@@ -285,15 +294,16 @@ impl Core {
     }
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
+        ctx.auth.check_writable("delete")?;
         let schema = self.schema(class).ok_or_else(Error::not_found)?;
-        clp::check(&schema, "delete", &ctx.auth)?;
+        let access = clp::check(&schema, "delete", &ctx.auth)?;
         if class == "_User" && !ctx.auth.master && ctx.auth.user_id() != Some(id) {
             return Err(Error::new(
                 code::SESSION_MISSING,
                 format!("Cannot delete user {id}."),
             ));
         }
-        let mut filter = Filter::object_id(id);
+        let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
             if class == "_Session" {
@@ -337,6 +347,7 @@ impl Core {
     }
 
     pub async fn purge(&self, ctx: &Ctx, class: &str) -> Result<()> {
+        ctx.auth.check_writable("delete")?;
         if !ctx.auth.master {
             return Err(Error::Forbidden("Permission denied".into()));
         }

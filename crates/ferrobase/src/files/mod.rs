@@ -131,6 +131,11 @@ async fn delete(app: &App, name: &str, req: Request) -> Result<Response, ApiErro
         .extensions()
         .get::<crate::request::ParseRequest>()
         .ok_or(ApiError(Error::Unauthorized))?;
+    if preq.auth.read_only {
+        return Err(ApiError(Error::Forbidden(
+            "read-only masterKey isn't allowed to delete a file.".into(),
+        )));
+    }
     if !preq.auth.master {
         return Err(ApiError(Error::Forbidden("Permission denied".into())));
     }

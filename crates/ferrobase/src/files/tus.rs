@@ -186,6 +186,11 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let tus = &app.files.tus;
     tus.sweep().await;
+    if preq.auth.read_only {
+        return Err(ApiError(Error::Forbidden(
+            "read-only masterKey isn't allowed to create a file.".into(),
+        )));
+    }
     check_permission(&app.config.file_upload, &preq.auth)?;
     let Some(length) = header_u64(headers, "upload-length") else {
         return Ok(tus_error(

@@ -30,6 +30,11 @@ pub async fn post(app: &App, path: &str, req: Request) -> Result<Response, ApiEr
     if path == super::tus::SEGMENT && parts.headers.contains_key("tus-resumable") {
         return super::tus::create(app, &preq, &parts.headers).await;
     }
+    if preq.auth.read_only {
+        return Err(ApiError(Error::Forbidden(
+            "read-only masterKey isn't allowed to create a file.".into(),
+        )));
+    }
     check_permission(&app.config.file_upload, &preq.auth)?;
     validate_filename(path)?;
     let tunnelled = preq.body.get("base64").is_some();

@@ -34,11 +34,11 @@ pub(super) async fn create_in(
 ) -> ApiResult<Response> {
     let ctx = req.ctx();
     let r = app.core.create(&ctx, class, req.body).await?;
-    let location = format!(
-        "{}/{route}/{}",
-        req.base_url,
-        r.created_id.unwrap_or_default()
-    );
+    let Some(id) = r.created_id else {
+        // An existing account logged in through authData: 200, as Parse Server.
+        return Ok(Json(Value::Object(r.body)).into_response());
+    };
+    let location = format!("{}/{route}/{id}", req.base_url);
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -152,4 +152,56 @@ pub async fn delete_role(
     req: ParseRequest,
 ) -> ApiResult<Json<Value>> {
     delete_in(&app, &req, "_Role", &id).await
+}
+
+/// A JSON parameter that may arrive as text (URL) or as a value (the SDK's body).
+fn json_param(req: &ParseRequest, name: &str) -> ApiResult<Option<Value>> {
+    match req.param(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => serde_json::from_str(&s).map(Some).map_err(|_| {
+            ferrobase_core::Error::invalid_json(format!("{name} parameter is not valid JSON"))
+                .into()
+        }),
+        Some(v) => Ok(Some(v)),
+    }
+}
+
+const STAGES: &[&str] = &[
+    "match", "group", "project", "sort", "limit", "skip", "count", "unwind", "sample",
+];
+
+/// `GET /aggregate/:className` with `pipeline=[…]` (or one parameter per stage, Parse's older
+/// form), or `distinct=<field>` with an optional `where`.
+pub async fn aggregate(
+    State(app): State<Arc<App>>,
+    Path(class): Path<String>,
+    req: ParseRequest,
+) -> ApiResult<Json<Value>> {
+    let mut pipeline = json_param(&req, "pipeline")?;
+    if pipeline.is_none() {
+        let mut stages = Vec::new();
+        for name in STAGES {
+            if let Some(v) = json_param(&req, name)?
+                .or_else(|| json_param(&req, &format!("${name}")).ok().flatten())
+            {
+                stages.push(json!({ format!("${name}"): v }));
+            }
+        }
+        if !stages.is_empty() {
+            pipeline = Some(Value::Array(stages));
+        }
+    }
+    let distinct = req.str_param("distinct");
+    let where_ = json_param(&req, "where")?;
+    let results = app
+        .core
+        .aggregate(
+            &req.ctx(),
+            &class,
+            pipeline.as_ref(),
+            distinct.as_deref(),
+            where_.as_ref(),
+        )
+        .await?;
+    Ok(Json(json!({ "results": results })))
 }

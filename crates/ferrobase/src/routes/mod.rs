@@ -3,6 +3,7 @@
 mod batch;
 mod classes;
 mod misc;
+mod pages;
 mod schemas;
 mod users;
 
@@ -72,6 +73,19 @@ pub fn api() -> Router<Arc<App>> {
         .route("/batch", post(batch::batch))
         .route("/files", post(crate::files::no_name))
         .route("/files/{*path}", axum::routing::any(crate::files::dispatch))
+        .route("/aggregate/{class}", get(classes::aggregate))
+        .route(
+            "/verificationEmailRequest",
+            post(pages::verification_email_request),
+        )
+        .route("/requestPasswordReset", post(pages::request_password_reset))
+        .route("/apps/choose_password", get(pages::choose_password))
+        .route("/apps/{app_id}/verify_email", get(pages::verify_email))
+        .route(
+            "/apps/{app_id}/request_password_reset",
+            get(pages::reset_link).post(pages::reset_submit),
+        )
+        .route("/apps/{page}", get(pages::static_page))
 }
 
 pub async fn not_found() -> ApiError {
@@ -133,5 +147,7 @@ pub fn find_options(req: &ParseRequest) -> ApiResult<FindOptions> {
         exclude_keys: list_param(req, "excludeKeys"),
         include: list_param(req, "include"),
         count,
+        explain: matches!(req.param("explain"), Some(Value::Bool(true)))
+            || req.str_param("explain").as_deref() == Some("true"),
     })
 }

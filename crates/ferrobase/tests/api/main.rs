@@ -3,10 +3,13 @@
 mod basics;
 mod batch;
 mod durability;
+mod email;
 mod errors;
 mod files;
+mod geo_text;
 mod helpers;
 mod objects;
 mod queries;
 mod schemas;
+mod security;
 mod users;

@@ -228,7 +228,7 @@ async fn bad_queries_get_parse_errors() {
         &app.query("Fruit", &q(r#"{"n": {"$function": {}}}"#), As::Public)
             .await,
         400,
-        102,
+        107,
     );
     assert_parse_error(
         &app.query("Fruit", &q(r#"{"_hashed_password": "x"}"#), As::Public)
@@ -250,7 +250,7 @@ async fn bad_queries_get_parse_errors() {
         &app.query("Fruit", &q(r#"{"name": {"$in": "apple"}}"#), As::Public)
             .await,
         400,
-        102,
+        107,
     );
     assert_parse_error(
         &app.query("Fruit", &[("limit", "abc".into())], As::Public)
@@ -275,4 +275,241 @@ async fn bad_queries_get_parse_errors() {
         .query("Fruit", &q(r#"{"name": {"$regex": "(a+)+$"}}"#), As::Public)
         .await;
     assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn aggregate_pipelines_and_distinct() {
+    let app = spawn().await;
+    seed(&app).await;
+    let pipeline = json!([
+        {"$match": {"n": {"$gte": 2}}},
+        {"$group": {"objectId": "$flag", "total": {"$sum": "$n"}, "names": {"$push": "$name"}}},
+        {"$sort": {"total": -1}}
+    ]);
+    let (s, v) = app
+        .get(
+            &format!(
+                "/aggregate/Fruit?pipeline={}",
+                urlencode(&pipeline.to_string())
+            ),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["results"],
+        json!([
+            {"objectId": false, "total": 12, "names": ["banana", "date", "fig"]},
+            {"objectId": true, "total": 8, "names": ["cherry", "elder"]},
+        ])
+    );
+    let p2 = json!([{"$unwind": "$tags"}, {"$group": {"objectId": "$tags", "c": {"$sum": 1}}}, {"$sort": {"c": -1, "objectId": 1}}, {"$limit": 2}]);
+    let (_, v) = app
+        .get(
+            &format!("/aggregate/Fruit?pipeline={}", urlencode(&p2.to_string())),
+            As::Master,
+        )
+        .await;
+    assert_eq!(
+        v["results"],
+        json!([{"objectId": "fruit", "c": 3}, {"objectId": "red", "c": 2}])
+    );
+    let (_, v) = app.get("/aggregate/Fruit?count=%22n%22", As::Master).await;
+    assert_eq!(v["results"], json!([{"n": 6}]));
+    let (_, v) = app
+        .get(
+            &format!(
+                "/aggregate/Fruit?distinct=meta.color&where={}",
+                urlencode(&json!({"flag": true}).to_string())
+            ),
+            As::Master,
+        )
+        .await;
+    assert_eq!(v["results"], json!(["red", "purple"]));
+    let (s, v) = app.get("/aggregate/Fruit?distinct=name", As::Public).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::FORBIDDEN, json!({"error": "Permission denied"}))
+    );
+    let bad = json!([{"$out": "Stolen"}]);
+    assert_parse_error(
+        &app.get(
+            &format!("/aggregate/Fruit?pipeline={}", urlencode(&bad.to_string())),
+            As::Master,
+        )
+        .await,
+        400,
+        102,
+    );
+}
+
+#[tokio::test]
+async fn schema_indexes_serve_where_and_order() {
+    let app = spawn().await;
+    app.post(
+        "/schemas/Item",
+        json!({"fields": {"price": {"type": "Number"}, "cat": {"type": "String"}}}),
+        As::Master,
+    )
+    .await;
+    for i in 0..50 {
+        app.create(
+            "Item",
+            json!({"price": i, "cat": if i % 2 == 0 { "even" } else { "odd" }}),
+        )
+        .await;
+    }
+    let explain = |w: Value, order: &str| {
+        vec![
+            ("where", w.to_string()),
+            ("order", order.to_string()),
+            ("limit", "20".to_string()),
+            ("explain", "true".to_string()),
+        ]
+    };
+    let plan = |v: &Value| {
+        v["results"][0]["plan"]
+            .as_array()
+            .expect("plan")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let (s, v) = app
+        .query(
+            "Item",
+            &explain(json!({"price": {"$gt": 10}}), "-price"),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let before = plan(&v);
+    assert!(before.contains("SCAN"), "no index yet: {before}");
+    let (s, v) = app
+        .put(
+            "/schemas/Item",
+            json!({"indexes": {"price_1": {"price": 1}, "cat_price": {"cat": 1, "price": -1}}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app
+        .query(
+            "Item",
+            &explain(json!({"price": {"$gt": 10}}), "-price"),
+            As::Master,
+        )
+        .await;
+    let after = plan(&v);
+    assert!(
+        after.contains("USING INDEX") && after.contains("price_1"),
+        "{after}"
+    );
+    assert!(
+        !after.contains("USE TEMP B-TREE"),
+        "order served by the index: {after}"
+    );
+    let (_, v) = app
+        .query(
+            "Item",
+            &explain(json!({"cat": "odd"}), "-price"),
+            As::Master,
+        )
+        .await;
+    let compound = plan(&v);
+    assert!(compound.contains("cat_price"), "{compound}");
+    // The answers are right, and clients cannot ask for plans.
+    let (_, v) = app
+        .query(
+            "Item",
+            &[
+                ("where", json!({"price": {"$gt": 10}}).to_string()),
+                ("order", "-price".into()),
+                ("limit", "3".into()),
+            ],
+            As::Public,
+        )
+        .await;
+    let prices: Vec<i64> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|o| o["price"].as_i64())
+        .collect();
+    assert_eq!(prices, vec![49, 48, 47]);
+    let (s, _) = app
+        .query("Item", &explain(json!({}), "price"), As::Public)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn differential_findings_hold() {
+    let app = spawn().await;
+    seed(&app).await;
+    // $regex on an Array field matches any element; $exists takes any truthy value.
+    assert_eq!(
+        names_where(&app, json!({"tags": {"$regex": "^pur"}})).await,
+        vec!["fig"]
+    );
+    assert_eq!(
+        names_where(&app, json!({"opt": {"$exists": "yes"}})).await,
+        vec!["apple", "cherry"]
+    );
+    assert_eq!(
+        names_where(&app, json!({"opt": {"$exists": 0}})).await,
+        vec!["banana", "date", "elder", "fig"]
+    );
+    // A nested array matches by member.
+    app.create("Fruit", json!({"name": "kiwi", "meta": {"list": [1, 2]}}))
+        .await;
+    assert_eq!(
+        names_where(&app, json!({"meta.list": 2})).await,
+        vec!["kiwi"]
+    );
+    // Unknown operators and non-array lists: 107, as Parse on MongoDB.
+    let q = |w: Value| vec![("where", w.to_string())];
+    assert_parse_error(
+        &app.query("Fruit", &q(json!({"tags": {"$all": "red"}})), As::Public)
+            .await,
+        400,
+        107,
+    );
+    assert_parse_error(
+        &app.query("Fruit", &q(json!({"n": {"$foo": 1}})), As::Public)
+            .await,
+        400,
+        107,
+    );
+    // keys keeps Relation markers; include=* expands arrays of pointers too.
+    app.post(
+        "/schemas/Holder",
+        json!({"fields": {"rel": {"type": "Relation", "targetClass": "Owner"}}}),
+        As::Master,
+    )
+    .await;
+    let (_, owners) = app
+        .query("Owner", &[("order", "name".into())], As::Public)
+        .await;
+    let ptrs: Vec<Value> = owners["results"]
+        .as_array()
+        .expect("owners")
+        .iter()
+        .map(|o| json!({"__type": "Pointer", "className": "Owner", "objectId": o["objectId"]}))
+        .collect();
+    app.create("Holder", json!({"name": "h", "team": ptrs}))
+        .await;
+    let (_, v) = app
+        .query("Holder", &[("keys", "name".into())], As::Public)
+        .await;
+    assert_eq!(
+        v["results"][0]["rel"],
+        json!({"__type": "Relation", "className": "Owner"})
+    );
+    let (_, v) = app
+        .query("Holder", &[("include", "*".into())], As::Public)
+        .await;
+    assert_eq!(v["results"][0]["team"][0]["__type"], json!("Object"));
+    assert_eq!(v["results"][0]["team"][1]["name"], json!("o2"));
 }
