@@ -19,6 +19,20 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "S3 test server (moto, in a venv under ~/.cache)"
+moto_venv="${XDG_CACHE_HOME:-$HOME/.cache}/ferrobase/moto-venv"
+if [ ! -x "$moto_venv/bin/moto_server" ]; then
+  if command -v python3 >/dev/null && python3 -m venv "$moto_venv" >/dev/null 2>&1 \
+    && timeout 600 "$moto_venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]'; then
+    echo "installed moto into $moto_venv"
+  else
+    echo "WARNING: could not install moto (python3 -m venv + pip install 'moto[server]'): the S3 tests will be skipped"
+  fi
+fi
+if [ -x "$moto_venv/bin/moto_server" ]; then
+  export FERROBASE_MOTO_SERVER="$moto_venv/bin/moto_server"
+fi
+
 summary=$(mktemp)
 step "cargo test (unit, store conformance, HTTP integration)"
 cargo test --workspace 2>&1 | tee -a "$summary"

@@ -16,6 +16,9 @@ pub struct CoreConfig {
     pub bcrypt_cost: u32,
     /// Most levels an `include` path may have.
     pub max_include_depth: usize,
+    /// Prefix of file URLs (`<public server URL>/files/<appId>/`): `File` values are sent with
+    /// `url` = this prefix + the URL-encoded name, as Parse fills them on read.
+    pub files_url: String,
     /// Parse's `passwordPolicy`.
     pub password_policy: PasswordPolicy,
     /// Parse's `accountLockout`: lock after `threshold` failed logins for `duration_minutes`.
@@ -62,6 +65,7 @@ impl Default for CoreConfig {
             max_batch_size: 50,
             bcrypt_cost: 10,
             max_include_depth: 10,
+            files_url: String::new(),
             password_policy: PasswordPolicy::default(),
             account_lockout: None,
             expire_inactive_sessions: true,

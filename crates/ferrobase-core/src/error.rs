@@ -21,9 +21,11 @@ pub mod code {
     pub const INVALID_ACL: i32 = 123;
     pub const TIMEOUT: i32 = 124;
     pub const INVALID_EMAIL_ADDRESS: i32 = 125;
+    pub const FILE_SAVE_ERROR: i32 = 130;
     pub const DUPLICATE_VALUE: i32 = 137;
     pub const INVALID_ROLE_NAME: i32 = 139;
     pub const EXCEEDED_QUOTA: i32 = 140;
+    pub const FILE_DELETE_ERROR: i32 = 153;
     pub const USERNAME_MISSING: i32 = 200;
     pub const PASSWORD_MISSING: i32 = 201;
     pub const USERNAME_TAKEN: i32 = 202;

@@ -16,6 +16,8 @@ pub struct App {
     pub started: Instant,
     /// LiveQuery: subscriptions and change fan-out.
     pub live: crate::live::Hub,
+    /// File storage and upload rules.
+    pub files: crate::files::Files,
     /// The routes without the normalising middleware, for `/batch` sub-requests.
     pub inner: OnceLock<Router>,
 }

@@ -56,6 +56,25 @@ pub struct ServeArgs {
     /// bcrypt cost for new password hashes.
     #[arg(long, env = "FERROBASE_BCRYPT_COST")]
     pub bcrypt_cost: Option<u32>,
+    /// Where files are stored: empty for `<data-dir>/files`, `file:<path>`, or
+    /// `s3://bucket[/prefix]?endpoint=…&region=…`.
+    #[arg(long, env = "FERROBASE_FILES_URI", hide_env_values = true)]
+    pub files_uri: Option<String>,
+    /// Allow file uploads without a session (Parse's fileUpload.enableForPublic).
+    #[arg(long, env = "FERROBASE_FILE_UPLOAD_PUBLIC")]
+    pub file_upload_public: Option<bool>,
+    /// Allow file uploads by anonymous users (fileUpload.enableForAnonymousUser).
+    #[arg(long, env = "FERROBASE_FILE_UPLOAD_ANONYMOUS")]
+    pub file_upload_anonymous: Option<bool>,
+    /// Allow file uploads by logged-in users (fileUpload.enableForAuthenticatedUser).
+    #[arg(long, env = "FERROBASE_FILE_UPLOAD_AUTHENTICATED")]
+    pub file_upload_authenticated: Option<bool>,
+    /// Comma-separated regexes a file extension must match (fileUpload.fileExtensions; `*` = any).
+    #[arg(long, env = "FERROBASE_FILE_EXTENSIONS", value_delimiter = ',')]
+    pub file_extensions: Option<Vec<String>>,
+    /// Largest file upload in bytes (413 above).
+    #[arg(long, env = "FERROBASE_MAX_UPLOAD_SIZE")]
+    pub max_upload_size: Option<u64>,
     /// A master key that may read everything and write nothing.
     #[arg(long, env = "FERROBASE_READ_ONLY_MASTER_KEY", hide_env_values = true)]
     pub read_only_master_key: Option<String>,
@@ -94,7 +113,8 @@ pub struct ServeArgs {
         value_delimiter = ';'
     )]
     pub rate_limits: Option<Vec<String>>,
-    /// Public URL of the API (`https://api.shop.example/parse`), used in emailed links.
+    /// Public URL of the API (`https://api.shop.example/parse`), used in emailed links and file
+    /// URLs (default: the listening address).
     #[arg(long, env = "FERROBASE_PUBLIC_SERVER_URL")]
     pub public_server_url: Option<String>,
     /// Application name shown in emails and pages.
@@ -151,6 +171,12 @@ struct FileConfig {
     max_limit: Option<usize>,
     session_length: Option<i64>,
     bcrypt_cost: Option<u32>,
+    files_uri: Option<String>,
+    file_upload_public: Option<bool>,
+    file_upload_anonymous: Option<bool>,
+    file_upload_authenticated: Option<bool>,
+    file_extensions: Option<Vec<String>>,
+    max_upload_size: Option<u64>,
     read_only_master_key: Option<String>,
     password_pattern: Option<String>,
     password_no_username: Option<bool>,
@@ -194,6 +220,9 @@ pub struct Config {
     pub max_limit: Option<usize>,
     pub session_length: i64,
     pub bcrypt_cost: u32,
+    pub files_uri: Option<String>,
+    pub file_upload: FileUpload,
+    pub max_upload_size: u64,
     pub read_only_master_key: Option<String>,
     pub password_pattern: Option<String>,
     pub password_no_username: bool,
@@ -221,6 +250,30 @@ pub struct Config {
     pub live_query_ping_interval: u64,
 }
 
+/// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
+#[derive(Debug, Clone)]
+pub struct FileUpload {
+    pub public: bool,
+    pub anonymous: bool,
+    pub authenticated: bool,
+    /// Regexes an extension must match; Parse's default refuses HTML, SVG, XML and friends.
+    pub extensions: Vec<String>,
+}
+
+/// Parse Server 9's default `fileUpload.fileExtensions`: everything but markup a browser runs.
+pub const DEFAULT_FILE_EXTENSIONS: &str = "^(?!([xXsS]?[hH][tT][mM][lL]?(\\+[xX][mM][lL])?|[xX][hH][tT]|[sS][vV][gG]([zZ]|\\+[xX][mM][lL])?|[xX][mM][lL]|[xX][sS][lL][tT]?(\\+[xX][mM][lL])?|[xX][sS][dD]|[rR][nN][gG]|[rR][dD][fF](\\+[xX][mM][lL])?|[oO][wW][lL]|[mM][aA][tT][hH][mM][lL](\\+[xX][mM][lL])?)$)";
+
+impl Default for FileUpload {
+    fn default() -> Self {
+        FileUpload {
+            public: false,
+            anonymous: false,
+            authenticated: true,
+            extensions: vec![DEFAULT_FILE_EXTENSIONS.to_string()],
+        }
+    }
+}
+
 impl std::fmt::Debug for Config {
     /// Never prints the master key or the database URI (which may hold a password).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -239,6 +292,7 @@ impl std::fmt::Debug for Config {
                 "database_uri",
                 &self.database_uri.as_ref().map(|_| "<redacted>"),
             )
+            .field("files_uri", &self.files_uri.as_ref().map(|_| "<redacted>"))
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field(
                 "read_only_master_key",
@@ -274,6 +328,9 @@ impl Default for Config {
             max_limit: None,
             session_length: 365 * 24 * 3600,
             bcrypt_cost: 10,
+            files_uri: None,
+            file_upload: FileUpload::default(),
+            max_upload_size: 20 * 1024 * 1024,
             read_only_master_key: None,
             password_pattern: None,
             password_no_username: false,
@@ -334,6 +391,16 @@ impl Config {
         if !(4..=31).contains(&bcrypt_cost) {
             return Err("--bcrypt-cost must be between 4 and 31".into());
         }
+        let file_extensions = args
+            .file_extensions
+            .or(file.file_extensions)
+            .unwrap_or(d.file_upload.extensions);
+        for ext in &file_extensions {
+            if ext != "*" {
+                fancy_regex::Regex::new(ext)
+                    .map_err(|e| format!("invalid --file-extensions pattern {ext}: {e}"))?;
+            }
+        }
         let password_pattern = args.password_pattern.or(file.password_pattern);
         if let Some(p) = &password_pattern {
             ferrobase_core::config::password_regex(p)?;
@@ -380,6 +447,26 @@ impl Config {
                 .or(file.session_length)
                 .unwrap_or(d.session_length),
             bcrypt_cost,
+            files_uri: args.files_uri.or(file.files_uri).filter(|s| !s.is_empty()),
+            file_upload: FileUpload {
+                public: args
+                    .file_upload_public
+                    .or(file.file_upload_public)
+                    .unwrap_or(d.file_upload.public),
+                anonymous: args
+                    .file_upload_anonymous
+                    .or(file.file_upload_anonymous)
+                    .unwrap_or(d.file_upload.anonymous),
+                authenticated: args
+                    .file_upload_authenticated
+                    .or(file.file_upload_authenticated)
+                    .unwrap_or(d.file_upload.authenticated),
+                extensions: file_extensions,
+            },
+            max_upload_size: args
+                .max_upload_size
+                .or(file.max_upload_size)
+                .unwrap_or(d.max_upload_size),
             read_only_master_key: args.read_only_master_key.or(file.read_only_master_key),
             password_pattern,
             password_no_username: args
@@ -415,7 +502,8 @@ impl Config {
             public_server_url: args
                 .public_server_url
                 .or(file.public_server_url)
-                .map(|u| u.trim_end_matches('/').to_string()),
+                .map(|u| u.trim_end_matches('/').to_string())
+                .filter(|u| !u.is_empty()),
             app_name: args.app_name.or(file.app_name).unwrap_or(d.app_name),
             verify_user_emails: args
                 .verify_user_emails

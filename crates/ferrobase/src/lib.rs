@@ -4,9 +4,11 @@
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod keys;
 pub mod live;
 pub mod mail;
+pub mod orphans;
 pub mod ratelimit;
 pub mod request;
 pub mod routes;

@@ -17,6 +17,68 @@ struct Cli {
 enum Command {
     /// Serve the Parse REST API.
     Serve(ServeArgs),
+    /// Maintain stored files.
+    #[command(subcommand)]
+    Files(FilesCommand),
+}
+
+#[derive(Subcommand)]
+enum FilesCommand {
+    /// List stored files that no object references (and delete them with --delete).
+    Orphans {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Delete the orphans.
+        #[arg(long)]
+        delete: bool,
+        /// With --delete: only print what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Files younger than this many seconds are kept (a client may be about to attach them).
+        #[arg(long, default_value_t = 3600)]
+        min_age: u64,
+    },
+}
+
+async fn files_command(cmd: FilesCommand) -> ExitCode {
+    let FilesCommand::Orphans {
+        args,
+        delete,
+        dry_run,
+        min_age,
+    } = cmd;
+    let config = match Config::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferrobase: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match ferrobase::orphans::run(config, delete, dry_run, min_age).await {
+        Ok(report) => {
+            for (name, size) in &report.orphans {
+                println!("{name}\t{size}");
+            }
+            let total: u64 = report.orphans.iter().map(|(_, s)| s).sum();
+            let verb = if delete && !dry_run {
+                "deleted"
+            } else if delete {
+                "would delete"
+            } else {
+                "found"
+            };
+            eprintln!(
+                "{verb} {} orphan file(s), {total} bytes ({} file(s) referenced by objects)",
+                report.orphans.len(),
+                report.referenced
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferrobase: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logging(format: &str) {
@@ -63,7 +125,10 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::Files(cmd) => return files_command(cmd).await,
+    };
     let config = match Config::resolve(args) {
         Ok(c) => c,
         Err(e) => {

@@ -27,6 +27,8 @@ pub struct ParseRequest {
     pub tx: Option<TxId>,
     /// `scheme://host<mount>` as the client reached us (for `Location` headers).
     pub base_url: String,
+    /// The JS SDK's tunnelled `_ContentType` (the type of a file uploaded as base64 JSON).
+    pub content_type: Option<String>,
 }
 
 impl ParseRequest {
@@ -69,7 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ParseRequest {
     }
 }
 
-const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control";
+const ALLOW_HEADERS: &str = "X-Parse-Master-Key, X-Parse-REST-API-Key, X-Parse-Javascript-Key, X-Parse-Application-Id, X-Parse-Client-Version, X-Parse-Session-Token, X-Requested-With, X-Parse-Revocable-Session, X-Parse-Request-Id, Content-Type, Pragma, Cache-Control, Range, If-Range, If-None-Match, If-Modified-Since, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata";
 
 /// Parse Server's CORS headers, on every response.
 fn add_cors(headers: &mut HeaderMap) {
@@ -85,10 +87,12 @@ fn add_cors(headers: &mut HeaderMap) {
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(ALLOW_HEADERS),
     );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("X-Parse-Job-Status-Id, X-Parse-Push-Status-Id"),
-    );
+    // Routes may expose more (the files routes do, for ranges and tus).
+    headers
+        .entry(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+        .or_insert(HeaderValue::from_static(
+            "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
+        ));
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -181,7 +185,49 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
             .parse()
             .map_err(|_| Error::invalid_json("invalid path"))?;
     }
-    let bytes = axum::body::to_bytes(body, app.config.max_body_size)
+    let files = rel == "/files" || rel.starts_with("/files/");
+    if files {
+        // Downloads need no credentials (Parse's file URLs are plain links); uploads with the app
+        // id in a header keep their body as a stream for the files routes.
+        if parts.method == Method::GET || parts.method == Method::HEAD {
+            return Ok(Request::from_parts(parts, body));
+        }
+        if header_str(&parts.headers, "x-parse-application-id").is_some() {
+            let auth = authenticate(app, peer, &parts.headers, BodyCreds::default()).await?;
+            if !auth.master {
+                app.limiter.check(
+                    &parts.method,
+                    rel.trim_end_matches('/'),
+                    &peer.ip().to_string(),
+                    auth.user_id(),
+                )?;
+            }
+            let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map(|q| q.0)
+                .unwrap_or_default();
+            let base_url = base_url(app, &parts.headers);
+            parts.extensions.insert(ParseRequest {
+                auth,
+                query,
+                base_url,
+                ..ParseRequest::default()
+            });
+            return Ok(Request::from_parts(parts, body));
+        }
+    }
+    // A file sent as base64 JSON (the JS SDK's `saveBase64`) is a third larger than the file.
+    let limit = if files {
+        let upload = usize::try_from(app.config.max_upload_size).unwrap_or(usize::MAX);
+        app.config.max_body_size.max(
+            upload
+                .saturating_div(3)
+                .saturating_mul(4)
+                .saturating_add(64 * 1024),
+        )
+    } else {
+        app.config.max_body_size
+    };
+    let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| Error::TooLarge)?;
     let mut body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -192,10 +238,13 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     };
     let mut obj = body.as_object_mut();
     let tunnelled_method = take_str(&mut obj, "_method");
-    let body_app_id = take_str(&mut obj, "_ApplicationId");
-    let body_master = take_str(&mut obj, "_MasterKey");
-    let body_token = take_str(&mut obj, "_SessionToken");
-    let body_installation = take_str(&mut obj, "_InstallationId");
+    let creds = BodyCreds {
+        app_id: take_str(&mut obj, "_ApplicationId"),
+        master: take_str(&mut obj, "_MasterKey"),
+        token: take_str(&mut obj, "_SessionToken"),
+        installation: take_str(&mut obj, "_InstallationId"),
+    };
+    let content_type = take_str(&mut obj, "_ContentType");
     for k in [
         "_JavaScriptKey",
         "_ClientKey",
@@ -203,20 +252,78 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
         "_RevocableSession",
         "_ContextData",
         "_context",
-        "_ContentType",
     ] {
         take_str(&mut obj, k);
     }
-    let headers = &parts.headers;
+    let auth = authenticate(app, peer, &parts.headers, creds).await?;
+    if !auth.master {
+        let rel_path = parts.uri.path().get(mount.len()..).unwrap_or_default();
+        let rel_path = if mount == "/" {
+            parts.uri.path()
+        } else {
+            rel_path
+        };
+        let method = match &tunnelled_method {
+            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .unwrap_or(parts.method.clone()),
+            None => parts.method.clone(),
+        };
+        app.limiter
+            .check(&method, rel_path, &peer.ip().to_string(), auth.user_id())?;
+    }
+    let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        .map(|q| q.0)
+        .map_err(|e| Error::invalid_query(format!("invalid query string: {e}")))?;
+    if parts.method == Method::POST {
+        if let Some(m) = tunnelled_method {
+            parts.method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| Error::invalid_json(format!("invalid _method {m}")))?;
+        }
+    }
+    parts.extensions.insert(ParseRequest {
+        auth,
+        body,
+        query,
+        tx: None,
+        base_url: base_url(app, &parts.headers),
+        content_type,
+    });
+    Ok(Request::from_parts(parts, Body::empty()))
+}
+
+/// `http://host<mount>` as the client addressed us.
+fn base_url(app: &App, headers: &HeaderMap) -> String {
+    let host = header_str(headers, "host")
+        .unwrap_or_else(|| format!("{}:{}", app.config.host, app.config.port));
+    let mount = &app.config.mount_path;
+    format!("http://{host}{}", if mount == "/" { "" } else { mount })
+}
+
+/// Credentials the JS SDK tunnels in a JSON body.
+#[derive(Default)]
+struct BodyCreds {
+    app_id: Option<String>,
+    master: Option<String>,
+    token: Option<String>,
+    installation: Option<String>,
+}
+
+/// Checks the application id and resolves the master key and session token (headers first).
+async fn authenticate(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: BodyCreds,
+) -> Result<Auth, Error> {
     let header_app_id = header_str(headers, "x-parse-application-id");
     let app_id = &app.core.config.app_id;
     let app_ok = header_app_id.as_deref() == Some(app_id.as_str())
-        || body_app_id.as_deref() == Some(app_id.as_str());
+        || body.app_id.as_deref() == Some(app_id.as_str());
     if !app_ok {
         return Err(Error::Unauthorized);
     }
     let mut auth = Auth::default();
-    let master_key = header_str(headers, "x-parse-master-key").or(body_master);
+    let master_key = header_str(headers, "x-parse-master-key").or(body.master);
     if let Some(k) = master_key {
         let read_only = app
             .config
@@ -237,44 +344,11 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
             auth.read_only = read_only;
         }
     }
-    auth.installation_id = header_str(headers, "x-parse-installation-id").or(body_installation);
-    if let Some(token) = header_str(headers, "x-parse-session-token").or(body_token) {
+    auth.installation_id = header_str(headers, "x-parse-installation-id").or(body.installation);
+    if let Some(token) = header_str(headers, "x-parse-session-token").or(body.token) {
         auth.user = Some(app.core.authenticate(&token).await?);
     }
-    if !auth.master {
-        let rel_path = parts.uri.path().get(mount.len()..).unwrap_or_default();
-        let rel_path = if mount == "/" {
-            parts.uri.path()
-        } else {
-            rel_path
-        };
-        let method = match &tunnelled_method {
-            Some(m) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .unwrap_or(parts.method.clone()),
-            None => parts.method.clone(),
-        };
-        app.limiter
-            .check(&method, rel_path, &peer.ip().to_string(), auth.user_id())?;
-    }
-    let query = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-        .map(|q| q.0)
-        .map_err(|e| Error::invalid_query(format!("invalid query string: {e}")))?;
-    let host = header_str(headers, "host")
-        .unwrap_or_else(|| format!("{}:{}", app.config.host, app.config.port));
-    if parts.method == Method::POST {
-        if let Some(m) = tunnelled_method {
-            parts.method = Method::from_bytes(m.to_ascii_uppercase().as_bytes())
-                .map_err(|_| Error::invalid_json(format!("invalid _method {m}")))?;
-        }
-    }
-    parts.extensions.insert(ParseRequest {
-        auth,
-        body,
-        query,
-        tx: None,
-        base_url: format!("http://{host}{}", if mount == "/" { "" } else { mount }),
-    });
-    Ok(Request::from_parts(parts, Body::empty()))
+    Ok(auth)
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ impl Running {
     }
 }
 
-fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
+/// Opens the store `--database-uri` names (the embedded SQLite store by default).
+pub fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
     let path: PathBuf = match config.database_uri.as_deref() {
         None => config.data_dir.join("ferrobase.sqlite"),
         Some(uri) if uri.starts_with("sqlite:") => {
@@ -90,10 +91,27 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.master_key.clone(),
     )?;
     let store = open_store(&config)?;
+    let files = crate::files::Files::open(&config)?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // File URLs on objects: --public-server-url, else the address we listen on.
+    let public_url = match &config.public_server_url {
+        Some(u) => u.clone(),
+        None => {
+            let mut host = addr;
+            if host.ip().is_unspecified() {
+                host.set_ip(std::net::IpAddr::from([127, 0, 0, 1]));
+            }
+            let mount = if config.mount_path == "/" {
+                ""
+            } else {
+                config.mount_path.as_str()
+            };
+            format!("http://{host}{mount}")
+        }
+    };
     let core_config = CoreConfig {
         app_id: keys.app_id.clone(),
         allow_client_class_creation: config.allow_client_class_creation,
@@ -118,6 +136,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         email: email_config(&config, addr),
         slow_query_ms: config.slow_query_ms,
         auto_index_min_rows: config.auto_index_min_rows,
+        files_url: format!("{public_url}/files/{}/", keys.app_id),
         ..CoreConfig::default()
     };
     let mut core = Core::new(core_config, store)
@@ -156,6 +175,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         master_key: keys.master_key.clone(),
         limiter,
         started: Instant::now(),
+        files,
         inner: OnceLock::new(),
     });
     app.live.start(&app)?;

@@ -12,6 +12,7 @@ mod users;
 mod validate;
 mod write;
 
+pub use output::file_url;
 pub use read::FindOptions;
 pub use write::WriteResult;
 
@@ -40,8 +41,9 @@ pub fn client_view(
     schema: &ClassSchema,
     object: crate::types::Object,
     auth: &Auth,
+    files_url: &str,
 ) -> crate::types::Object {
-    output::to_client(schema, object, auth)
+    output::to_client(schema, object, auth, files_url)
 }
 
 /// One request's context: who asks, and the transaction it runs in (transactional batches).

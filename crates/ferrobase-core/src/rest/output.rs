@@ -8,8 +8,14 @@ use serde_json::{json, Value};
 /// Fields of `_User` only the user themself (or the master key) may read.
 const USER_PRIVATE: &[&str] = &["authData", "email"];
 
-/// Strips internal fields, hides private user fields from others, and adds the Relation markers.
-pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> Object {
+/// Strips internal fields, hides private user fields from others, adds the Relation markers and
+/// the `url` of each `File` (from its name, as Parse Server's `expandFilesInObject`).
+pub(super) fn to_client(
+    schema: &ClassSchema,
+    mut obj: Object,
+    auth: &Auth,
+    files_url: &str,
+) -> Object {
     let hidden = super::clp::protected_fields(schema, auth, &obj);
     obj.retain(|k, _| !k.starts_with('_') && k != "password" && !hidden.iter().any(|h| h == k));
     if schema.class_name == "_User" && !auth.master {
@@ -18,6 +24,16 @@ pub(super) fn to_client(schema: &ClassSchema, mut obj: Object, auth: &Auth) -> O
         if !is_self {
             for f in USER_PRIVATE {
                 obj.remove(*f);
+            }
+        }
+    }
+    for v in obj.values_mut() {
+        if let Some(f) = v.as_object_mut() {
+            if f.get("__type").and_then(Value::as_str) == Some("File") {
+                if let Some(name) = f.get("name").and_then(Value::as_str) {
+                    let url = file_url(files_url, name);
+                    f.insert("url".into(), Value::String(url));
+                }
             }
         }
     }
@@ -42,4 +58,18 @@ pub(super) fn project(obj: &mut Object, keys: &[String]) {
         ) || keys.iter().any(|x| x == k)
             || crate::types::type_tag(v) == Some("Relation")
     });
+}
+
+/// `prefix` + the name encoded as JavaScript's `encodeURIComponent` (what Parse puts in file URLs).
+pub fn file_url(prefix: &str, name: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + name.len());
+    out.push_str(prefix);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

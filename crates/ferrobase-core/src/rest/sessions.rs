@@ -70,6 +70,11 @@ impl Core {
             .await?
             .pop()
             .ok_or_else(Error::invalid_session)?;
-        Ok(output::to_client(&sessions, s, &ctx.auth))
+        Ok(output::to_client(
+            &sessions,
+            s,
+            &ctx.auth,
+            &self.config.files_url,
+        ))
     }
 }

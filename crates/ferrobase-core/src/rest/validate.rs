@@ -100,7 +100,10 @@ pub(super) fn normalize(v: &Value, depth: usize) -> Result<Value> {
                     if o.get("name").and_then(Value::as_str).is_none() {
                         return Err(Error::new(code::INCORRECT_TYPE, "File needs a name"));
                     }
-                    v.clone()
+                    // Stored by name only; the `url` is made on read (so it follows the server).
+                    let mut f = o.clone();
+                    f.retain(|k, _| k == "__type" || k == "name");
+                    Value::Object(f)
                 }
                 Some("Polygon") | Some("Relation") | Some("Object") => v.clone(),
                 Some(other) => {

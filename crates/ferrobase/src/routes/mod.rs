@@ -71,6 +71,8 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
+        .route("/files", post(crate::files::no_name))
+        .route("/files/{*path}", axum::routing::any(crate::files::dispatch))
         .route("/aggregate/{class}", get(classes::aggregate))
         .route(
             "/verificationEmailRequest",

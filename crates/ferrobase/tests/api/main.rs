@@ -5,6 +5,7 @@ mod batch;
 mod durability;
 mod email;
 mod errors;
+mod files;
 mod geo_text;
 mod helpers;
 mod livequery;
