@@ -86,6 +86,20 @@ pub fn interior(v: &Value) -> Bson {
     }
 }
 
+/// A query value in wire form.
+pub fn scalar_json(s: &ferrobase_core::query::Scalar) -> Value {
+    use ferrobase_core::query::Scalar;
+    match s {
+        Scalar::Null => Value::Null,
+        Scalar::Bool(b) => Value::Bool(*b),
+        Scalar::Number(n) => Value::Number(n.clone()),
+        Scalar::String(x) => Value::String(x.clone()),
+        Scalar::Date(d) => ferrobase_core::types::date_value(d),
+        Scalar::Pointer { class, id } => ferrobase_core::types::pointer_value(class, id),
+        Scalar::Json(j) => j.clone(),
+    }
+}
+
 /// `{"*": {"read": true}}` → `{"*": {"r": true}}`.
 fn acl_to_mongo(v: &Value) -> Bson {
     let mut out = Document::new();

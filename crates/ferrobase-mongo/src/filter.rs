@@ -2,6 +2,7 @@
 //! Relation filters arrive here already resolved to objectId lists (`Resolved`).
 
 use crate::encode::{self, interior, path_key};
+use crate::residual::Residual;
 use ferrobase_core::query::{Cond, Filter, GeoPoint, Scalar, SortKey};
 use ferrobase_core::schema::{ClassSchema, FieldType};
 use mongodb::bson::{doc, Bson, Document};
@@ -16,6 +17,10 @@ pub fn never() -> Document {
 pub struct Caps {
     /// `$type: "array"` is understood.
     pub type_array: bool,
+    /// `$nearSphere`, `$geoWithin`, `$geoIntersects` (not on FerretDB v1).
+    pub geo: bool,
+    /// `$elemMatch: {$nin: …}` is evaluated per element (FerretDB v1 gets it wrong).
+    pub elem_match_nin: bool,
 }
 
 pub struct Translator<'a> {
@@ -26,6 +31,10 @@ pub struct Translator<'a> {
     /// Counting: `$nearSphere` is not allowed in `count`, so it becomes `$geoWithin`.
     pub counting: bool,
     pub caps: Caps,
+    /// Checks left for Rust (see `residual`), and whether one sits where a superset is unsound.
+    pub residual: std::cell::RefCell<Vec<Residual>>,
+    pub nested: std::cell::Cell<usize>,
+    pub unsupported: std::cell::Cell<bool>,
 }
 
 /// The relation filters of a filter, depth first.
@@ -187,7 +196,19 @@ impl Translator<'_> {
         }
     }
 
+    /// Leaves a check to Rust and sends `relaxed` (a superset) to the server.
+    fn defer(&self, r: Residual, relaxed: Document) -> Document {
+        if self.nested.get() > 0 {
+            self.unsupported.set(true);
+        }
+        self.residual.borrow_mut().push(r);
+        relaxed
+    }
+
     fn cond(&self, path: &str, cond: &Cond) -> Document {
+        if let Some(d) = self.deferred(path, cond) {
+            return d;
+        }
         let one = |op: &str, s: &Scalar| -> Document {
             let key = self.key(path, is_pointer(s));
             let mut inner = Document::new();
@@ -306,6 +327,63 @@ impl Translator<'_> {
         }
     }
 
+    fn deferred(&self, path: &str, cond: &Cond) -> Option<Document> {
+        let key = self.key(path, false);
+        let shaped = doc! {key.clone(): {"$exists": true}};
+        let p = path.to_string();
+        Some(match cond {
+            Cond::ContainedBy(vs) if !self.caps.elem_match_nin => {
+                let values = vs.iter().map(crate::encode::scalar_json).collect();
+                self.defer(
+                    Residual::ContainedBy { path: p, values },
+                    doc! {key: {"$type": "array"}},
+                )
+            }
+            _ if self.caps.geo => return None,
+            Cond::WithinBox {
+                south_west,
+                north_east,
+            } => {
+                // Exact in the database: `[lng, lat]` compared element by element.
+                doc! {
+                    format!("{key}.0"): {"$gte": south_west.lng, "$lte": north_east.lng},
+                    format!("{key}.1"): {"$gte": south_west.lat, "$lte": north_east.lat},
+                }
+            }
+            Cond::NearSphere { point, max_radians } => self.defer(
+                Residual::Near {
+                    path: p,
+                    point: *point,
+                    max: *max_radians,
+                },
+                shaped,
+            ),
+            Cond::WithinCenterSphere { center, radians } => self.defer(
+                Residual::CenterSphere {
+                    path: p,
+                    center: *center,
+                    radians: *radians,
+                },
+                shaped,
+            ),
+            Cond::WithinPolygon(points) => self.defer(
+                Residual::Polygon {
+                    path: p,
+                    points: points.clone(),
+                },
+                shaped,
+            ),
+            Cond::IntersectsPoint(point) => self.defer(
+                Residual::Intersects {
+                    path: p,
+                    point: *point,
+                },
+                shaped,
+            ),
+            _ => return None,
+        })
+    }
+
     /// The sort document; `$score` sorts by text relevance.
     pub fn sort(&self, order: &[SortKey]) -> Document {
         let mut d = Document::new();
@@ -348,6 +426,9 @@ mod tests {
             next: std::cell::Cell::new(0),
             counting: false,
             caps: Caps::default(),
+            residual: Default::default(),
+            nested: Default::default(),
+            unsupported: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod encode;
 mod filter;
+mod residual;
 mod schema_doc;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{ClientOptions, Collation, CollationStrength, IndexOptions, ReturnDocument};
 use mongodb::{ClientSession, Collection, Database, IndexModel};
+use residual::Residual;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,6 +68,16 @@ fn db_err(e: mongodb::error::Error) -> Error {
             code::DUPLICATE_VALUE,
             "A duplicate value for a field with unique values was provided",
         );
+    }
+    if let mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) = &*e.kind
+    {
+        if w.code == 2 {
+            // e.g. FerretDB v1: "nested arrays are not supported".
+            return Error::new(
+                code::INCORRECT_TYPE,
+                format!("not supported by this MongoDB server: {}", w.message),
+            );
+        }
     }
     if let mongodb::error::ErrorKind::Command(c) = &*e.kind {
         // Unsupported operators on this server (e.g. `$text` or geo queries on FerretDB v1).
@@ -130,7 +142,11 @@ impl MongoStore {
             db,
             transactions,
             collation: !ferret,
-            caps: Caps { type_array: true },
+            caps: Caps {
+                type_array: true,
+                geo: !ferret,
+                elem_match_nin: !ferret,
+            },
             sessions: Mutex::new(HashMap::new()),
             next_tx: AtomicU64::new(1),
             text_ready: Mutex::new(HashSet::new()),
@@ -181,6 +197,22 @@ impl MongoStore {
         f: &Filter,
         counting: bool,
     ) -> Result<Document> {
+        let (d, residual) = self.filter_parts(schema, f, counting).await?;
+        if !residual.is_empty() {
+            return Err(Error::invalid_query(
+                "geo and $containedBy conditions are not supported in writes on this MongoDB server",
+            ));
+        }
+        Ok(d)
+    }
+
+    /// The query document and the checks left for Rust (FerretDB: geo, `$containedBy`).
+    async fn filter_parts(
+        &self,
+        schema: &ClassSchema,
+        f: &Filter,
+        counting: bool,
+    ) -> Result<(Document, Vec<Residual>)> {
         let mut rels = Vec::new();
         filter::relation_filters(f, &mut rels);
         let mut resolved = Vec::with_capacity(rels.len());
@@ -225,8 +257,17 @@ impl MongoStore {
             next: std::cell::Cell::new(0),
             counting,
             caps: self.caps,
+            residual: Default::default(),
+            nested: Default::default(),
+            unsupported: Default::default(),
         };
-        Ok(t.filter(f))
+        let d = t.filter(f);
+        if t.unsupported.get() {
+            return Err(Error::invalid_query(
+                "geo and $containedBy conditions inside $or/$nor are not supported on this MongoDB server (FerretDB)",
+            ));
+        }
+        Ok((d, t.residual.into_inner()))
     }
 
     fn translator<'a>(&self, schema: &'a ClassSchema) -> Translator<'a> {
@@ -236,6 +277,9 @@ impl MongoStore {
             next: std::cell::Cell::new(0),
             counting: false,
             caps: self.caps,
+            residual: Default::default(),
+            nested: Default::default(),
+            unsupported: Default::default(),
         }
     }
 
@@ -611,7 +655,7 @@ impl Storage for MongoStore {
         self.ensure_text_index(schema, &query.filter).await?;
         let mut texts = Vec::new();
         filter::text_fields(&query.filter, &mut texts);
-        let f = self.filter_doc(schema, &query.filter, false).await?;
+        let (f, residual) = self.filter_parts(schema, &query.filter, false).await?;
         let sort = self.translator(schema).sort(&query.order);
         let coll = self.coll(&schema.class_name);
         let mut action = coll.find(f);
@@ -621,14 +665,16 @@ impl Storage for MongoStore {
         if let Some(p) = projection_for(!texts.is_empty()) {
             action = action.projection(p);
         }
-        if query.skip > 0 {
-            action = action.skip(query.skip as u64);
+        if query.limit == Some(0) {
+            return Ok(Vec::new());
         }
-        if let Some(l) = query.limit {
-            if l == 0 {
-                return Ok(Vec::new());
+        if residual.is_empty() {
+            if query.skip > 0 {
+                action = action.skip(query.skip as u64);
             }
-            action = action.limit(i64::try_from(l).unwrap_or(i64::MAX));
+            if let Some(l) = query.limit {
+                action = action.limit(i64::try_from(l).unwrap_or(i64::MAX));
+            }
         }
         let docs: Vec<Document> = match self.session(tx)? {
             Some(s) => {
@@ -643,15 +689,37 @@ impl Storage for MongoStore {
                 .await
                 .map_err(db_err)?,
         };
-        Ok(docs
-            .iter()
-            .map(|d| encode::from_document(schema, d))
+        let objects = docs.iter().map(|d| encode::from_document(schema, d));
+        if residual.is_empty() {
+            return Ok(objects.collect());
+        }
+        let mut kept: Vec<Object> = objects
+            .filter(|o| residual.iter().all(|r| r.matches(o)))
+            .collect();
+        if query.order.is_empty() {
+            if let Some(near) = residual.iter().find(|r| matches!(r, Residual::Near { .. })) {
+                kept.sort_by(|a, b| {
+                    let (x, y) = (near.near_distance(a), near.near_distance(b));
+                    x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal)
+                });
+            }
+        }
+        Ok(kept
+            .into_iter()
+            .skip(query.skip)
+            .take(query.limit.unwrap_or(usize::MAX))
             .collect())
     }
 
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
         self.ensure_text_index(schema, filter).await?;
-        let f = self.filter_doc(schema, filter, true).await?;
+        let (f, residual) = self.filter_parts(schema, filter, true).await?;
+        if !residual.is_empty() {
+            let all = self
+                .find(schema, &StoreQuery::filter(filter.clone()), tx)
+                .await?;
+            return Ok(all.len() as u64);
+        }
         let coll = self.coll(&schema.class_name);
         let sess = self.session(tx)?;
         run!(sess, coll.count_documents(f)).map_err(db_err)

@@ -32,18 +32,29 @@ fn init_logging(format: &str) {
     }
 }
 
-async fn shutdown_signal() {
+/// SIGTERM's handler is registered before the "listening" line is printed (a supervisor may
+/// stop the server as soon as it reads that line).
+#[cfg(unix)]
+type Term = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Term = ();
+
+fn register_term() -> Term {
+    #[cfg(unix)]
+    return tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(not(unix))]
+    ()
+}
+
+#[cfg_attr(not(unix), allow(unused_variables))]
+async fn shutdown_signal(term: Term) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let Some(mut term) = term else {
+            let _ = ctrl_c.await;
+            return;
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -81,8 +92,9 @@ async fn main() -> ExitCode {
         println!("  application id: {}", running.app_id);
         println!("  master key:     {}", running.master_key);
     }
+    let term = register_term();
     println!("ferrobase listening on {}", running.url);
-    shutdown_signal().await;
+    shutdown_signal(term).await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.stop().await;
     ExitCode::SUCCESS
