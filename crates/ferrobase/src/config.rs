@@ -32,7 +32,8 @@ pub struct ServeArgs {
     /// Folder for the embedded store and generated keys.
     #[arg(long, env = "FERROBASE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Store to use: empty for the embedded store in the data dir, or `sqlite:<path>`.
+    /// Store to use: empty for the embedded store in the data dir, `sqlite:<path>`, or
+    /// `mongodb://host/db` (MongoDB or FerretDB, in Parse Server's layout).
     #[arg(long, env = "FERROBASE_DATABASE_URI", hide_env_values = true)]
     pub database_uri: Option<String>,
     /// Log format: pretty or json.

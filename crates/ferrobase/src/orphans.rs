@@ -74,7 +74,7 @@ pub async fn run(
         config.app_id.clone(),
         config.master_key.clone(),
     )?;
-    let store = crate::serve::open_store(&config)?;
+    let store = crate::serve::open_store(&config).await?;
     let core_config = CoreConfig {
         app_id: keys.app_id,
         ..CoreConfig::default()

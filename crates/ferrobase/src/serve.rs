@@ -38,7 +38,7 @@ impl Running {
 }
 
 /// Opens the store `--database-uri` names (the embedded SQLite store by default).
-pub fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
     let path: PathBuf = match config.database_uri.as_deref() {
         None => config.data_dir.join("ferrobase.sqlite"),
         Some(uri) if uri.starts_with("sqlite:") => {
@@ -46,13 +46,16 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Storage>, String> {
             PathBuf::from(p)
         }
         Some(uri) if uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://") => {
-            return Err(
-                "MongoDB is not supported yet (--database-uri mongodb://…): use the embedded store"
-                    .into(),
-            )
+            let store = ferrobase_mongo::MongoStore::connect(uri)
+                .await
+                .map_err(|e| format!("cannot open the MongoDB database: {e}"))?;
+            return Ok(Arc::new(store));
         }
         Some(_) => {
-            return Err("--database-uri must be empty (embedded store) or sqlite:<path>".into())
+            return Err(
+                "--database-uri must be empty (embedded store), sqlite:<path> or mongodb://…"
+                    .into(),
+            )
         }
     };
     let store = ferrobase_sqlite::SqliteStore::open(&path)
@@ -90,7 +93,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.app_id.clone(),
         config.master_key.clone(),
     )?;
-    let store = open_store(&config)?;
+    let store = open_store(&config).await?;
     let files = crate::files::Files::open(&config)?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await

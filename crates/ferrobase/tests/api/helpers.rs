@@ -30,8 +30,44 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         app_id: Some(APP_ID.into()),
         master_key: Some(MASTER_KEY.into()),
         bcrypt_cost: 4,
+        database_uri: test_database_uri(dir),
         ..Config::default()
     }
+}
+
+/// With `FERROBASE_TEST_DATABASE_URI` set (e.g. `mongodb://127.0.0.1:27017/`), each test gets its
+/// own database on that server instead of the embedded store.
+/// The database is named after the test's data dir, so that a restart on the same dir finds it.
+pub fn test_database_uri(dir: &std::path::Path) -> Option<String> {
+    let base = std::env::var("FERROBASE_TEST_DATABASE_URI").ok()?;
+    let (scheme, rest) = base.split_once("://")?;
+    let hosts = rest.split(['/', '?']).next().unwrap_or(rest);
+    let query = rest.find('?').map_or("", |i| &rest[i..]);
+    let name: String = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let db = format!("test_{name}");
+    Some(format!("{scheme}://{hosts}/{db}{query}"))
+}
+
+/// Whether the tests run on MongoDB/FerretDB rather than the embedded store.
+pub fn on_mongo() -> bool {
+    std::env::var("FERROBASE_TEST_DATABASE_URI").is_ok_and(|u| u.starts_with("mongodb"))
+}
+
+/// Whether the MongoDB server is FerretDB v1 (`FERROBASE_TEST_FERRETDB=1`): no transactions,
+/// no `$text`, no geo operators, no nested arrays. Checks that need them print why they are
+/// skipped there (the list is in crates/ferrobase-mongo/README.md).
+pub fn on_ferretdb(check: &str, reason: &str) -> bool {
+    let ferret = on_mongo() && std::env::var("FERROBASE_TEST_FERRETDB").is_ok_and(|v| v == "1");
+    if ferret {
+        eprintln!("SKIPPED on FerretDB v1: {check}: {reason}");
+    }
+    ferret
 }
 
 pub async fn spawn() -> TestApp {

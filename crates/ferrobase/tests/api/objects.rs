@@ -64,6 +64,15 @@ async fn create_get_update_delete() {
 async fn every_parse_type_round_trips() {
     let app = spawn().await;
     let target = app.create("Seller", json!({"name": "s"})).await;
+    // FerretDB v1 cannot store nested arrays.
+    let nested = if on_ferretdb(
+        "nested array [4] in every_parse_type_round_trips",
+        "FerretDB v1 stores no nested arrays",
+    ) {
+        json!({"four": 4})
+    } else {
+        json!([4])
+    };
     let body = json!({
         "s": "text ünïcode ✓", "i": 42, "f": 1.25, "b": false, "n": null,
         "d": {"__type": "Date", "iso": "2024-02-29T12:34:56.789Z"},
@@ -71,7 +80,7 @@ async fn every_parse_type_round_trips() {
         "g": {"__type": "GeoPoint", "latitude": 48.85, "longitude": 2.35},
         "by": {"__type": "Bytes", "base64": "AAECAw=="},
         "file": {"__type": "File", "name": "abc_photo.jpg", "url": "http://x/abc_photo.jpg"},
-        "arr": [1, "two", {"three": 3}, [4]],
+        "arr": [1, "two", {"three": 3}, nested],
         "obj": {"nested": {"deep": [true, null]}},
         "ACL": {"*": {"read": true}}
     });

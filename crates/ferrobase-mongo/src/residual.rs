@@ -1,0 +1,135 @@
+//! Conditions a server cannot evaluate (FerretDB v1 has no geo operators and gets
+//! `$elemMatch: {$nin}` wrong): the query sent is a superset (the field has the right shape)
+//! and these checks finish the job on the returned objects, before skip and limit.
+
+use ferrobase_core::query::GeoPoint;
+use ferrobase_core::types::Object;
+use ferrobase_core::update::get_path;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub enum Residual {
+    ContainedBy {
+        path: String,
+        values: Vec<Value>,
+    },
+    Near {
+        path: String,
+        point: GeoPoint,
+        max: Option<f64>,
+    },
+    CenterSphere {
+        path: String,
+        center: GeoPoint,
+        radians: f64,
+    },
+    Polygon {
+        path: String,
+        points: Vec<GeoPoint>,
+    },
+    Intersects {
+        path: String,
+        point: GeoPoint,
+    },
+}
+
+/// Great-circle distance in radians (haversine).
+pub fn distance(a: GeoPoint, b: GeoPoint) -> f64 {
+    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dp = p2 - p1;
+    let dl = (b.lng - a.lng).to_radians();
+    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * h.sqrt().min(1.0).asin()
+}
+
+/// Ray casting over `(lat, lng)` vertices; points on an edge are inside.
+fn in_polygon(poly: &[GeoPoint], p: GeoPoint) -> bool {
+    let n = poly.len();
+    if n < 3 {
+        return false;
+    }
+    let mut inside = false;
+    let mut j = n - 1;
+    for i in 0..n {
+        let (yi, xi) = (poly[i].lat, poly[i].lng);
+        let (yj, xj) = (poly[j].lat, poly[j].lng);
+        let cross = (p.lng - xi) * (yj - yi) - (p.lat - yi) * (xj - xi);
+        if cross.abs() < 1e-12
+            && p.lng >= xi.min(xj)
+            && p.lng <= xi.max(xj)
+            && p.lat >= yi.min(yj)
+            && p.lat <= yi.max(yj)
+        {
+            return true;
+        }
+        if (yi > p.lat) != (yj > p.lat) && p.lng < (xj - xi) * (p.lat - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+fn geo_point(v: Option<&Value>) -> Option<GeoPoint> {
+    let v = v?;
+    Some(GeoPoint {
+        lat: v.get("latitude")?.as_f64()?,
+        lng: v.get("longitude")?.as_f64()?,
+    })
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+impl Residual {
+    pub fn matches(&self, obj: &Object) -> bool {
+        match self {
+            Residual::ContainedBy { path, values } => match get_path(obj, path) {
+                Some(Value::Array(items)) => {
+                    items.iter().all(|i| values.iter().any(|v| same(i, v)))
+                }
+                _ => false,
+            },
+            Residual::Near { path, point, max } => geo_point(get_path(obj, path))
+                .is_some_and(|g| max.is_none_or(|m| distance(g, *point) <= m)),
+            Residual::CenterSphere {
+                path,
+                center,
+                radians,
+            } => geo_point(get_path(obj, path)).is_some_and(|g| distance(g, *center) <= *radians),
+            Residual::Polygon { path, points } => {
+                geo_point(get_path(obj, path)).is_some_and(|g| in_polygon(points, g))
+            }
+            Residual::Intersects { path, point } => {
+                let ring: Option<Vec<GeoPoint>> = get_path(obj, path)
+                    .and_then(|p| p.get("coordinates"))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|c| {
+                                Some(GeoPoint {
+                                    lat: c.get(0)?.as_f64()?,
+                                    lng: c.get(1)?.as_f64()?,
+                                })
+                            })
+                            .collect()
+                    });
+                ring.is_some_and(|r| in_polygon(&r, *point))
+            }
+        }
+    }
+
+    /// The distance used to order `$nearSphere` results.
+    pub fn near_distance(&self, obj: &Object) -> Option<f64> {
+        match self {
+            Residual::Near { path, point, .. } => {
+                geo_point(get_path(obj, path)).map(|g| distance(g, *point))
+            }
+            _ => None,
+        }
+    }
+}
