@@ -40,11 +40,9 @@ if [ ! -x "$BIN" ]; then
   echo "build it first:  (cd $ROOT && cargo build --release)" >&2
   exit 1
 fi
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk..." >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+ensure_wrk
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ferrobase-bench.XXXXXX")
@@ -106,17 +104,11 @@ fi
 cat <&3 >>"$TMP/server.out" &
 DRAIN_PID=$!
 STARTUP_MS=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)*1000}')
-rss_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
 IDLE_RSS_KB=$(rss_kb "$SERVER_PID" VmRSS)
 echo "ferrobase pid $SERVER_PID at $BASE (startup ${STARTUP_MS} ms, idle RSS ${IDLE_RSS_KB} kB)" >&2
 
 J=(-H "X-Parse-Application-Id: $APP" -H 'Content-Type: application/json')
 M=(-H "X-Parse-Master-Key: $MK")
-# curl_json OUTFILE curl-args...: prints the HTTP status, body into OUTFILE
-curl_json() { local out=$1; shift; curl -sS --max-time 30 -o "$out" -w '%{http_code}' "$@"; }
-need_2xx() { # need_2xx WHAT STATUS BODYFILE
-  case "$2" in 2??) ;; *) echo "$1 failed: HTTP $2: $(head -c 400 "$3")" >&2; exit 1;; esac
-}
 
 # --- schema (master key: clients may not create classes) ---
 st=$(curl_json "$TMP/r.json" "${J[@]}" "${M[@]}" -X POST "$BASE/schemas/BenchItem" \
@@ -227,7 +219,6 @@ echo "query where price>10 matches $MATCH rows" >&2
 # figures, so it is shown and warned about
 HZ=$(getconf CLK_TCK)
 server_ticks() { awk '{print $14+$15}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0; }
-busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 children_ticks() { # CHILD_TICKS = user+sys of this shell's reaped children (`times`, second line
   # "XmY.YYYs XmY.YYYs"); `times` must run in this shell, not in a $(...) subshell
   times >"$TMP/times"

@@ -151,6 +151,10 @@ pub struct ServeArgs {
     /// Seconds between WebSocket pings (a peer silent for two intervals is disconnected).
     #[arg(long, env = "FERROBASE_LIVE_QUERY_PING_INTERVAL")]
     pub live_query_ping_interval: Option<u64>,
+    /// Seconds between reloads of the schema cache, so that schema changes made by another node
+    /// on the same database are seen (0: never).
+    #[arg(long, env = "FERROBASE_SCHEMA_REFRESH_SECS")]
+    pub schema_refresh_secs: Option<u64>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -201,6 +205,7 @@ struct FileConfig {
     live_query_redis_url: Option<String>,
     live_query_queue_size: Option<usize>,
     live_query_ping_interval: Option<u64>,
+    schema_refresh_secs: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -249,6 +254,7 @@ pub struct Config {
     pub live_query_queue_size: usize,
     /// Seconds between WebSocket pings.
     pub live_query_ping_interval: u64,
+    pub schema_refresh_secs: u64,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -355,6 +361,7 @@ impl Default for Config {
             live_query_redis_url: None,
             live_query_queue_size: 1000,
             live_query_ping_interval: 10,
+            schema_refresh_secs: 5,
         }
     }
 }
@@ -543,6 +550,10 @@ impl Config {
                 .or(file.live_query_ping_interval)
                 .unwrap_or(d.live_query_ping_interval)
                 .max(1),
+            schema_refresh_secs: args
+                .schema_refresh_secs
+                .or(file.schema_refresh_secs)
+                .unwrap_or(d.schema_refresh_secs),
         })
     }
 }

@@ -182,6 +182,22 @@ pub async fn start(config: Config) -> Result<Running, String> {
         inner: OnceLock::new(),
     });
     app.live.start(&app)?;
+    if app.config.schema_refresh_secs > 0 {
+        // Other nodes on the same database may change schemas (fields, CLPs, indexes): reload.
+        let weak = Arc::downgrade(&app);
+        let every = std::time::Duration::from_secs(app.config.schema_refresh_secs);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(app) = weak.upgrade() else { break };
+                if let Err(e) = app.core.reload_schemas().await {
+                    tracing::warn!(error = %e, "schema reload failed");
+                }
+            }
+        });
+    }
     let router = app::build(app.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

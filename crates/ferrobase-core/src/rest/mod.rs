@@ -69,6 +69,10 @@ pub struct Core {
     /// Every successful write, for LiveQuery and other subscribers.
     pub changes: crate::events::ChangeFeed,
     mailer: Option<Arc<dyn crate::mailer::Mailer>>,
+    /// When the schema cache was last reloaded for an unknown class.
+    last_reload: Mutex<Instant>,
+    /// Change events of open transactions, published on commit.
+    pending_events: Mutex<HashMap<TxId, Vec<crate::events::ChangeEvent>>>,
     /// `(class, field)` pairs the automatic indexer has already looked at.
     auto_indexed: Mutex<std::collections::HashSet<(String, String)>>,
 }
@@ -89,6 +93,12 @@ impl Core {
             changes: crate::events::ChangeFeed::default(),
             mailer: None,
             auto_indexed: Mutex::new(std::collections::HashSet::new()),
+            pending_events: Mutex::new(HashMap::new()),
+            last_reload: Mutex::new(
+                Instant::now()
+                    .checked_sub(Duration::from_secs(1))
+                    .unwrap_or_else(Instant::now),
+            ),
         };
         core.reload_schemas().await?;
         for class in ["_User", "_Role", "_Session"] {
@@ -117,6 +127,31 @@ impl Core {
             map.insert(s.class_name.clone(), Arc::new(s));
         }
         Ok(())
+    }
+
+    /// The schema of a class, reloading the cache once when the class is unknown (another node
+    /// may just have created it); reloads happen at most every 250 ms.
+    pub async fn schema_fresh(&self, class: &str) -> Option<Arc<ClassSchema>> {
+        if let Some(s) = self.schema(class) {
+            return Some(s);
+        }
+        let due = self
+            .last_reload
+            .lock()
+            .map(|mut at| {
+                let due = at.elapsed() >= Duration::from_millis(250);
+                if due {
+                    *at = Instant::now();
+                }
+                due
+            })
+            .unwrap_or(false);
+        if due {
+            if let Err(e) = self.reload_schemas().await {
+                tracing::warn!(error = %e, "schema reload failed");
+            }
+        }
+        self.schema(class)
     }
 
     pub fn schema(&self, class: &str) -> Option<Arc<ClassSchema>> {
@@ -306,11 +341,37 @@ impl Core {
     }
 
     pub async fn commit(&self, tx: TxId) -> Result<()> {
-        self.store.commit(tx).await
+        self.store.commit(tx).await?;
+        // Only now do the transaction's writes exist: publish their change events.
+        let events = self
+            .pending_events
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&tx))
+            .unwrap_or_default();
+        for e in events {
+            self.changes.publish(e);
+        }
+        Ok(())
+    }
+
+    /// Publishes a change event, or holds it until its transaction commits.
+    pub(super) fn emit(&self, ctx: &Ctx, event: crate::events::ChangeEvent) {
+        match ctx.tx {
+            None => self.changes.publish(event),
+            Some(tx) => {
+                if let Ok(mut p) = self.pending_events.lock() {
+                    p.entry(tx).or_default().push(event);
+                }
+            }
+        }
     }
 
     /// Rolls back, then reloads the schema cache (a rolled-back write may have added fields).
     pub async fn rollback(&self, tx: TxId) -> Result<()> {
+        if let Ok(mut p) = self.pending_events.lock() {
+            p.remove(&tx);
+        }
         let r = self.store.rollback(tx).await;
         self.reload_schemas().await?;
         self.forget_sessions(|_| true);

@@ -75,7 +75,7 @@ impl Core {
     }
 
     pub async fn find(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindResult> {
-        let Some(schema) = self.schema(class) else {
+        let Some(schema) = self.schema_fresh(class).await else {
             if !ctx.auth.master {
                 return Err(Error::forbidden_op("Permission denied"));
             }
@@ -184,7 +184,7 @@ impl Core {
         id: &str,
         opts: &FindOptions,
     ) -> Result<Object> {
-        let Some(schema) = self.schema(class) else {
+        let Some(schema) = self.schema_fresh(class).await else {
             if !ctx.auth.master {
                 return Err(Error::forbidden_op("Permission denied"));
             }
@@ -727,7 +727,7 @@ impl Core {
         if !ctx.auth.master {
             return Err(Error::Forbidden("Permission denied".into()));
         }
-        let Some(schema) = self.schema(class) else {
+        let Some(schema) = self.schema_fresh(class).await else {
             return Ok(Vec::new());
         };
         let (filter, stages) = match pipeline {

@@ -170,7 +170,7 @@ impl Core {
             }
             _ => {}
         }
-        if let Some(s) = self.schema(class) {
+        if let Some(s) = self.schema_fresh(class).await {
             clp::check_full(&s, "create", &ctx.auth)?;
         }
         let existing = self.schema(class);
@@ -209,12 +209,15 @@ impl Core {
                 .await?;
         }
         if let Some(object) = event_copy {
-            self.changes.publish(ChangeEvent {
-                class: schema.class_name.clone(),
-                kind: ChangeKind::Create,
-                object,
-                original: None,
-            });
+            self.emit(
+                ctx,
+                ChangeEvent {
+                    class: schema.class_name.clone(),
+                    kind: ChangeKind::Create,
+                    object,
+                    original: None,
+                },
+            );
         }
         echo.insert("objectId".into(), Value::String(id.clone()));
         echo.insert("createdAt".into(), created);
@@ -232,7 +235,10 @@ impl Core {
         body: Value,
     ) -> Result<WriteResult> {
         ctx.auth.check_writable("update")?;
-        let schema = self.schema(class).ok_or_else(Error::not_found)?;
+        let schema = self
+            .schema_fresh(class)
+            .await
+            .ok_or_else(Error::not_found)?;
         let body = body_object(body)?;
         if class == "_Role" {
             super::roles::check_role_update(&body)?;
@@ -275,12 +281,15 @@ impl Core {
             }
         }
         body.insert("updatedAt".into(), Value::String(now));
-        self.changes.publish(ChangeEvent {
-            class: class.to_string(),
-            kind: ChangeKind::Update,
-            object: stored,
-            original: Some(before),
-        });
+        self.emit(
+            ctx,
+            ChangeEvent {
+                class: class.to_string(),
+                kind: ChangeKind::Update,
+                object: stored,
+                original: Some(before),
+            },
+        );
         match class {
             "_User" => self.after_user_update(ctx, id, &mut body, extra).await?,
             // Role membership may have changed: resolve every session's roles again.
@@ -295,7 +304,10 @@ impl Core {
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
         ctx.auth.check_writable("delete")?;
-        let schema = self.schema(class).ok_or_else(Error::not_found)?;
+        let schema = self
+            .schema_fresh(class)
+            .await
+            .ok_or_else(Error::not_found)?;
         let access = clp::check(&schema, "delete", &ctx.auth)?;
         if class == "_User" && !ctx.auth.master && ctx.auth.user_id() != Some(id) {
             return Err(Error::new(
@@ -328,12 +340,15 @@ impl Core {
             return Err(Error::not_found());
         }
         if let Some(object) = doomed {
-            self.changes.publish(ChangeEvent {
-                class: class.to_string(),
-                kind: ChangeKind::Delete,
-                object,
-                original: None,
-            });
+            self.emit(
+                ctx,
+                ChangeEvent {
+                    class: class.to_string(),
+                    kind: ChangeKind::Delete,
+                    object,
+                    original: None,
+                },
+            );
         }
         match class {
             "_User" => {

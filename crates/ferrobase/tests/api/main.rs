@@ -9,6 +9,7 @@ mod files;
 mod geo_text;
 mod helpers;
 mod livequery;
+mod multinode;
 mod objects;
 mod queries;
 mod schemas;

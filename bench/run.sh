@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: ferrobase vs Parse Server 9.10 (PostgreSQL) vs PocketBase vs the raw "limit"
+# program, all on 127.0.0.1, the same data, the same scenarios, the same load tool (wrk from Debian).
+#
+#   bench/run.sh            full run (10 s per scenario after a 3 s warm-up), ~15 min
+#   bench/run.sh --quick    3 s per scenario after a 1 s warm-up, under 5 min
+#   ROWS=100000 bench/run.sh
+#
+# Installs what is missing: wrk + time (apt), ferrobase (cargo build --release, only if the binary is
+# missing), Parse Server + PostgreSQL (../shared/peers/parse-server/start.sh, in its own PEER_DIR and
+# ports so it never touches another Parse peer), PocketBase v0.36.8 (scripts/install-go-peers.sh, needs
+# Go), limit (../shared/limit, cargo). Each system in turn: wait for a quiet machine (bounded), start it
+# on fresh data (start-up time = exec to first HTTP 200 on its health URL; idle RSS), seed ROWS objects
+# (+100 pointer targets), sign up and log in a bench user, check one request of every scenario (exact
+# status and body), then for each scenario a warm-up and a measured wrk run carrying the session token;
+# finally restart it on the seeded data (restart time, idle RSS) and stop it. Prints one markdown
+# report and writes it to bench/results/<date>[-quick].md (RESULTS_FILE overrides).
+#
+# Env: ROWS (10000), DURATION (10; quick 3), WARMUP (3; quick 1), CONNS (32), THREADS (2),
+#   BCRYPT_COST (10, ferrobase; the peers' own default is 10 too, checked on a stored hash),
+#   SYSTEMS ("limit ferrobase parse pocketbase"), SCENARIOS (all), QUIET_WAIT (s to wait for a quiet
+#   machine: 180; quick 30), QUIET_MAX (% of one core counted as quiet: 40), OUT_DIR (keep raw wrk output),
+#   ports FB_PORT 18081, PARSE_PORT 1338, PG_PORT 55433, PB_PORT 18090, LIMIT_PORT 18080,
+#   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, RESULTS_FILE.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+ROWS=${ROWS:-10000}
+if [ "$QUICK" = 1 ]; then DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}; QUIET_WAIT=${QUIET_WAIT:-30}
+else DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; QUIET_WAIT=${QUIET_WAIT:-180}; fi
+CONNS=${CONNS:-32}
+THREADS=${THREADS:-2}
+BCRYPT_COST=${BCRYPT_COST:-10}
+QUIET_MAX=${QUIET_MAX:-40}
+SYSTEMS=${SYSTEMS:-limit ferrobase parse pocketbase}
+SCENARIOS=${SCENARIOS:-}
+FB_PORT=${FB_PORT:-18081}
+PARSE_PORT=${PARSE_PORT:-1338}
+PG_PORT=${PG_PORT:-55433}
+PB_PORT=${PB_PORT:-18090}
+LIMIT_PORT=${LIMIT_PORT:-18080}
+PEER_DIR=${BENCH_PEER_DIR:-/tmp/peers-bench}
+BIN=${FERROBASE_BIN:-$ROOT/target/release/ferrobase}
+PB_BIN=${POCKETBASE_BIN:-$HOME/go/bin/base}
+LIMIT_DIR=${LIMIT_DIR:-$ROOT/../shared/limit}
+LIMIT_BIN=${LIMIT_BIN:-/tmp/limit-target/release/limit}
+PARSE_PEER=${PARSE_PEER:-$ROOT/../shared/peers/parse-server}
+DATE=$(date +%F)
+RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/results/$DATE$([ "$QUICK" = 1 ] && echo -quick).md}
+PY=(python3 "$ROOT/bench/compare.py")
+for v in ROWS DURATION WARMUP CONNS THREADS BCRYPT_COST QUIET_WAIT QUIET_MAX; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a whole number (got '${!v}')" >&2; exit 2; }
+done
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+log() { echo "[bench $(date +%T)] $*" >&2; }
+HZ=$(getconf CLK_TCK)
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/ferrobase-compare.XXXXXX")
+RES=$W/results.tsv
+META=$W/meta.txt
+: >"$RES"
+: >"$META"
+meta() { echo "$1=$2" >>"$META"; }
+NOTE=0
+note() { NOTE=$((NOTE + 1)); meta "$(printf 'note%02d' "$NOTE")" "$*"; }
+SRV_PID=      # the server process being measured
+PG_STARTED=0  # we started the bench Postgres cluster
+stop_pid() { # stop_pid PID: SIGTERM, 10 s grace, SIGKILL
+  local p=$1
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
+  echo "pid $p did not stop within 10 s of SIGTERM; killing it" >&2
+  kill -KILL "$p" 2>/dev/null || true
+}
+PEER_ENV=(PEER_DIR="$PEER_DIR" PG_PORT="$PG_PORT" PARSE_PORT="$PARSE_PORT")
+cleanup() {
+  local rc=$?
+  stop_pid "$SRV_PID"
+  if [ "$PG_STARTED" = 1 ]; then env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true; fi
+  if [ -n "${OUT_DIR:-}" ]; then mkdir -p "$OUT_DIR" && find "$W" -maxdepth 1 -type f -exec cp {} "$OUT_DIR"/ \; || true; fi
+  rm -rf "$W"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ install what is missing
+ensure_wrk
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+for s in $SYSTEMS; do
+  case $s in
+    ferrobase)
+      if [ ! -x "$BIN" ]; then
+        log "building ferrobase (cargo build --release)"
+        (cd "$ROOT" && cargo build --release)
+      fi ;;
+    limit)
+      if [ ! -x "$LIMIT_BIN" ]; then
+        log "building limit"
+        nice -n 10 cargo build --release --manifest-path "$LIMIT_DIR/Cargo.toml" --target-dir "$(dirname "$(dirname "$LIMIT_BIN")")"
+      fi ;;
+    pocketbase)
+      if [ -z "${POCKETBASE_BIN:-}" ]; then PEERS=pocketbase bash "$ROOT/scripts/install-go-peers.sh" >/dev/null; fi ;;
+    parse)
+      # reuse an existing install of the same peer (node_modules) instead of a fresh npm install
+      if [ ! -d "$PEER_DIR/parse/node_modules" ] && [ -d /tmp/peers/parse/node_modules ]; then
+        mkdir -p "$PEER_DIR/parse"
+        cp -a /tmp/peers/parse/package.json /tmp/peers/parse/package-lock.json /tmp/peers/parse/node_modules "$PEER_DIR/parse/" 2>/dev/null || true
+      fi ;;
+    *) echo "unknown system $s" >&2; exit 2 ;;
+  esac
+done
+for p in $FB_PORT $PARSE_PORT $PG_PORT $PB_PORT $LIMIT_PORT; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p on 127.0.0.1 is in use; set another (see --help)" >&2; exit 1; fi
+done
+
+# ------------------------------------------------------------------ machine
+meta date "$(date -u +%FT%TZ)"
+meta quick "$QUICK"; meta rows "$ROWS"; meta duration "$DURATION"; meta warmup "$WARMUP"
+meta conns "$CONNS"; meta threads "$THREADS"; meta bcrypt "$BCRYPT_COST"; meta cores "$(nproc)"
+meta machine "$(nproc) × $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM$(grep -q hypervisor /proc/cpuinfo && echo ', virtual machine (shared)'); wrk runs on the same cores as the servers"
+meta kernel "$(uname -sr)"
+meta wrk_version "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+
+# ------------------------------------------------------------------ helpers
+# wait_quiet SYSTEM: wait (at most QUIET_WAIT s) until the machine is below QUIET_MAX % of one core
+wait_quiet() {
+  local s=$1 t0=$SECONDS b0 b1 pct
+  while :; do
+    b0=$(busy_ticks); sleep 2; b1=$(busy_ticks)
+    pct=$(( (b1 - b0) * 100 / HZ / 2 ))
+    [ "$pct" -le "$QUIET_MAX" ] && break
+    if [ $((SECONDS - t0)) -ge "$QUIET_WAIT" ]; then
+      log "machine still busy (${pct}% of a core$(pgrep -x cargo >/dev/null && echo ', cargo running')) after ${QUIET_WAIT}s; measuring anyway"
+      note "the machine was busy (${pct}% of one core) before $s and did not quieten within ${QUIET_WAIT} s: its figures are not clean"
+      break
+    fi
+    log "machine busy (${pct}% of a core$(pgrep -x cargo >/dev/null && echo ', cargo running')); waiting"
+    sleep 5
+  done
+  meta "$s.busy_before" "${pct}%"
+  meta "$s.load" "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+stat_ticks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# ticks of a process, its live children and its reaped children (cutime/cstime), as bench.sh of the peer
+tree_ticks() {
+  local root=$1 a b t c
+  for _ in 1 2 3 4 5; do
+    a=$(awk '{print $16+$17}' "/proc/$root/stat" 2>/dev/null || echo 0); t=$(stat_ticks "$root")
+    for c in $(pgrep -P "$root"); do t=$((t + $(stat_ticks "$c"))); done
+    b=$(awk '{print $16+$17}' "/proc/$root/stat" 2>/dev/null || echo 0); [ "$a" = "$b" ] && break
+  done
+  echo $((t + b))
+}
+PM_PID=
+srv_ticks() {
+  if [ -n "$PM_PID" ]; then echo $(( $(tree_ticks "$SRV_PID") + $(tree_ticks "$PM_PID") )); else stat_ticks "$SRV_PID"; fi
+}
+pg_pss_kb() { # PSS of the Postgres processes (shared buffers counted once)
+  local t=0 p
+  for p in "$PM_PID" $(pgrep -P "$PM_PID"); do
+    t=$((t + $(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+# spawn NAME HEALTH_URL [--cwd DIR] -- CMD...: start a server, STARTUP_MS and SRV_PID are set
+spawn() {
+  local name=$1 health=$2; shift 2
+  STARTUP_MS=$("${PY[@]}" spawn --pidfile "$W/$name.pid" --health "$health" --log "$W/$name.log" "$@") \
+    || { SRV_PID=$(cat "$W/$name.pid" 2>/dev/null || true); tail -20 "$W/$name.log" >&2; exit 1; }
+  SRV_PID=$(cat "$W/$name.pid")
+  sleep 0.3
+  IDLE_KB=$(rss_kb "$SRV_PID" VmRSS)
+}
+
+# run_scenario SYSTEM NAME LUA URL WANT AUTH CHECK
+run_scenario() {
+  local s=$1 name=$2 lua=$3 url=$4 auth=$6 check=$7 warm=$WARMUP hdrs=("${BASE_H[@]}")
+  [ "$auth" = 1 ] && hdrs+=("${AUTH_H[@]}")
+  [ "$name" = delete ] && warm=0
+  if [ "$warm" -gt 0 ]; then
+    wrk -t"$THREADS" -c"$CONNS" -d"${warm}s" --timeout 10s -s "$lua" "${hdrs[@]}" "$url" >"$W/$s.$name.warmup.txt" 2>&1 || true
+  fi
+  echo 5 >"/proc/$SRV_PID/clear_refs" 2>/dev/null || true # reset VmHWM: peak of this scenario only
+  local s0 b0 t0 s1 b1 t1 wt
+  s0=$(srv_ticks); b0=$(busy_ticks); t0=$EPOCHREALTIME
+  /usr/bin/time -f '%U %S' -o "$W/$s.$name.time" \
+    wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s "$lua" "${hdrs[@]}" "$url" \
+    >"$W/$s.$name.txt" 2>&1 || { log "wrk failed for $s $name:"; cat "$W/$s.$name.txt" >&2; }
+  s1=$(srv_ticks); b1=$(busy_ticks); t1=$EPOCHREALTIME
+  wt=$(awk -v hz="$HZ" '{printf "%d", ($1+$2)*hz}' "$W/$s.$name.time" 2>/dev/null || echo 0)
+  local cpu
+  cpu=$(awk -v s="$((s1 - s0))" -v w="$wt" -v b="$((b1 - b0))" -v hz="$HZ" -v a="$t0" -v z="$t1" 'BEGIN{
+    d=(z-a)*hz; o=b-s-w; if (o<0) o=0; printf "%d\t%d\t%d", s*100/d, w*100/d, o*100/d }')
+  local line peak notes=()
+  line=$("${PY[@]}" wrkline "$W/$s.$name.txt")
+  peak=$(rss_kb "$SRV_PID" VmHWM)
+  [ "$check" = ok ] || notes+=("its check request failed")
+  if [ "$name" = delete ]; then
+    local reqs; reqs=$(cut -f4 <<<"$line")
+    [ "${reqs:-0}" -le "$POOL" ] || notes+=("pool of $POOL ids ran out")
+  fi
+  kill -0 "$SRV_PID" 2>/dev/null || { notes+=("server died"); log "WARNING: $s died during $name"; }
+  local n="-"; [ ${#notes[@]} -gt 0 ] && n=$(IFS=';'; echo "${notes[*]}")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$name" "$line" "$cpu" "$peak" "$n" >>"$RES"
+  log "$(printf '%-10s %-13s %10s req/s  p50 %7s ms  p99 %8s ms  errors %s' "$s" "$name" \
+    "$(cut -f1 <<<"$line")" "$(cut -f2 <<<"$line")" "$(cut -f3 <<<"$line")" "$(( $(cut -f5 <<<"$line") + $(cut -f6 <<<"$line") ))")"
+}
+
+rps_of() { awk -F'\t' -v s="$1" -v n="$2" '$1==s && $2==n {printf "%d", $3}' "$RES"; }
+
+# bench_system SYSTEM BASE_URL: seed, check, run every scenario against the running server
+bench_system() {
+  local s=$1 base=$2 sw="$W/$s"
+  mkdir -p "$sw"
+  log "$s: seeding $ROWS rows"
+  local seed
+  seed=$("${PY[@]}" setup --system "$s" --base "$base" --work "$sw" --rows "$ROWS")
+  meta "$s.seed_s" "$seed"
+  local tok; tok=$(cat "$sw/token")
+  case $s in
+    ferrobase|parse) BASE_H=(-H "X-Parse-Application-Id: benchApp"); AUTH_H=(-H "X-Parse-Session-Token: $tok") ;;
+    pocketbase) BASE_H=(); AUTH_H=(-H "Authorization: $tok") ;;
+    limit) BASE_H=(); AUTH_H=() ;;
+  esac
+  "${PY[@]}" scenarios --system "$s" --base "$base" --work "$sw" --rows "$ROWS" --threads "$THREADS" --only "$SCENARIOS"
+  local name lua url want auth check
+  while IFS=$'\t' read -r name lua url want auth check; do
+    if [ "$name" = delete ]; then
+      # ids to delete: BenchWrite objects made by create/batch50, topped up to twice the faster of the
+      # create and update rates for the whole run, so the pool does not run out
+      local r1 r2 needn
+      r1=$(rps_of "$s" create); r2=$(rps_of "$s" update)
+      needn=$(( ( (${r1:-0} > ${r2:-0} ? ${r1:-0} : ${r2:-0}) * 2 + 200) * DURATION ))
+      POOL=$("${PY[@]}" pool --system "$s" --base "$base" --work "$sw" --need "$needn" | cut -d' ' -f1)
+      meta "$s.delete_pool" "$POOL"
+    fi
+    run_scenario "$s" "$name" "$lua" "$url" "$want" "$auth" "$check"
+  done <"$sw/scenarios.tsv"
+}
+
+# ------------------------------------------------------------------ the systems
+for s in $SYSTEMS; do
+  wait_quiet "$s"
+  PM_PID=
+  case $s in
+    limit)
+      log "limit: starting on :$LIMIT_PORT"
+      spawn limit "http://127.0.0.1:$LIMIT_PORT/hello" -- "$LIMIT_BIN" "$LIMIT_PORT" "$W/limit.sqlite"
+      meta limit.startup_ms "$STARTUP_MS"; meta limit.idle_rss_kb "$IDLE_KB"
+      meta limit.restart_ms "n/a"; meta versions.limit "limit (axum 0.8 + rusqlite, ../shared/limit)"
+      bench_system limit "http://127.0.0.1:$LIMIT_PORT"
+      stop_pid "$SRV_PID"; SRV_PID=
+      ;;
+    ferrobase)
+      FB_ARGS=(serve --host 127.0.0.1 --port "$FB_PORT" --data-dir "$W/fb-data" --app-id benchApp
+        --master-key benchMasterKey --bcrypt-cost "$BCRYPT_COST")
+      log "ferrobase: starting on :$FB_PORT"
+      spawn ferrobase "http://127.0.0.1:$FB_PORT/parse/health" -- "$BIN" "${FB_ARGS[@]}"
+      meta ferrobase.startup_ms "$STARTUP_MS"; meta ferrobase.idle_rss_kb "$IDLE_KB"
+      meta versions.ferrobase "ferrobase $("$BIN" --version | awk '{print $NF}') (embedded store)"
+      bench_system ferrobase "http://127.0.0.1:$FB_PORT/parse"
+      meta ferrobase.hash "bcrypt cost $("${PY[@]}" hashcost "$W"/fb-data/*.sqlite "$W"/fb-data/*.sqlite-wal)"
+      stop_pid "$SRV_PID"; SRV_PID=
+      spawn ferrobase-restart "http://127.0.0.1:$FB_PORT/parse/health" -- "$BIN" "${FB_ARGS[@]}"
+      meta ferrobase.restart_ms "$STARTUP_MS"; meta ferrobase.restart_rss_kb "$IDLE_KB"
+      stop_pid "$SRV_PID"; SRV_PID=
+      ;;
+    parse)
+      log "parse: installing/starting PostgreSQL + parse-server (start.sh, PEER_DIR=$PEER_DIR)"
+      PG_STARTED=1
+      env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" >/dev/null
+      RUN_DIR=$PEER_DIR/parse/run
+      stop_pid "$(cat "$RUN_DIR/parse.pid")"
+      # fresh database, then start node ourselves to time it (same command line as start.sh)
+      PGB=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+      PSQL=(psql -X -q -h "$PEER_DIR/pg" -p "$PG_PORT" -U postgres)
+      "${PSQL[@]}" -c "DROP DATABASE IF EXISTS parse WITH (FORCE)" -c "CREATE DATABASE parse OWNER parse" >/dev/null
+      "${PSQL[@]}" -d parse -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null 2>&1 || true
+      PM_PID=$(head -1 "$PEER_DIR/pg/data/postmaster.pid")
+      NODE_CMD=(node "$PEER_DIR/parse/node_modules/parse-server/bin/parse-server" config.json)
+      log "parse: starting parse-server on :$PARSE_PORT"
+      spawn parse "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- "${NODE_CMD[@]}"
+      echo "$SRV_PID" >"$RUN_DIR/parse.pid"
+      meta parse.startup_ms "$STARTUP_MS"; meta parse.idle_rss_kb "$IDLE_KB"; meta parse.pg_idle_pss_kb "$(pg_pss_kb)"
+      meta versions.parse "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on node $(node --version), PostgreSQL $("$PGB/postgres" --version | awk '{print $NF}')"
+      bench_system parse "http://127.0.0.1:$PARSE_PORT/parse"
+      meta parse.pg_pss_kb "$(pg_pss_kb)"
+      meta parse.hash "bcrypt cost $("${PSQL[@]}" -d parse -tAc "select substr(\"_hashed_password\",5,2) from \"_User\" limit 1" | sed 's/^0//')"
+      stop_pid "$SRV_PID"; SRV_PID=
+      spawn parse-restart "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- "${NODE_CMD[@]}"
+      echo "$SRV_PID" >"$RUN_DIR/parse.pid"
+      meta parse.restart_ms "$STARTUP_MS"; meta parse.restart_rss_kb "$IDLE_KB"
+      stop_pid "$SRV_PID"; SRV_PID=
+      env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true
+      PG_STARTED=0; PM_PID=
+      ;;
+    pocketbase)
+      PBD=$W/pb_data
+      "$PB_BIN" superuser upsert admin@bench.test adminpw12345 --dir "$PBD" >/dev/null
+      log "pocketbase: starting on :$PB_PORT"
+      spawn pocketbase "http://127.0.0.1:$PB_PORT/api/health" -- "$PB_BIN" serve --http "127.0.0.1:$PB_PORT" --dir "$PBD"
+      meta pocketbase.startup_ms "$STARTUP_MS"; meta pocketbase.idle_rss_kb "$IDLE_KB"
+      meta versions.pocketbase "PocketBase $("$PB_BIN" --version | awk '{print $NF}') (examples/base, $(go version -m "$PB_BIN" 2>/dev/null | awk 'NR==1{print $2}'))"
+      bench_system pocketbase "http://127.0.0.1:$PB_PORT"
+      meta pocketbase.hash "bcrypt cost $("${PY[@]}" hashcost "$PBD/data.db" "$PBD/data.db-wal")"
+      stop_pid "$SRV_PID"; SRV_PID=
+      spawn pocketbase-restart "http://127.0.0.1:$PB_PORT/api/health" -- "$PB_BIN" serve --http "127.0.0.1:$PB_PORT" --dir "$PBD"
+      meta pocketbase.restart_ms "$STARTUP_MS"; meta pocketbase.restart_rss_kb "$IDLE_KB"
+      stop_pid "$SRV_PID"; SRV_PID=
+      ;;
+  esac
+done
+
+meta versions "$(grep '^versions\.' "$META" | cut -d= -f2- | paste -sd';' | sed 's/;/; /g')"
+note "ferrobase indexes a field automatically the first time a query filters or sorts on it in a class of ≥ 1000 objects: the check request made before the query scenarios creates auto_price, so every ferrobase query figure is with that index (the warm-up matters). Parse Server and PocketBase run with their defaults: no index on price, so their sorted query sorts all matches."
+note "Each request carries the bench user's session (X-Parse-Session-Token; PocketBase: Authorization token, every bench collection's rules are \`@request.auth.id != ''\`); signup and login carry none. Data: BenchItem(name, price, category, n, cat → BenchCat) with $ROWS rows, price = i mod 1000 + 0.5, query = price > 10 (99 % match), limit 20."
+note "PocketBase equivalents: query = list with filter=(price>10)&perPage=20&skipTotal=1; count = the same with perPage=1&fields=id (its totalItems; it has no count-only request); include = expand=cat; users_me = POST auth-refresh (also signs a new token); batch50 = /api/batch (always one transaction; Parse/ferrobase /batch are not); signup = create in users (no token returned; Parse and ferrobase also open a session); it logs every request to its auxiliary.db (its default)."
+note "delete: no warm-up; each id is deleted once from a pool of BenchWrite objects (made by create/batch50, topped up): ferrobase $(grep '^ferrobase.delete_pool=' "$META" | cut -d= -f2), Parse Server $(grep '^parse.delete_pool=' "$META" | cut -d= -f2), PocketBase $(grep '^pocketbase.delete_pool=' "$META" | cut -d= -f2) ids."
+note "limit is the 40-line axum + SQLite program (no auth, no ACL, no schema): point reads of its own 10,000 rows whatever ROWS is; its start-up includes seeding them."
+note "Start-up = exec to the first HTTP 200 on the health URL, polled every 2 ms (Parse Server: node only, PostgreSQL already running; PocketBase: the data dir was initialised by \`superuser upsert\` before)."
+mkdir -p "$(dirname "$RESULTS_FILE")"
+echo
+"${PY[@]}" report --results "$RES" --meta "$META" --out "$RESULTS_FILE"
+echo
+log "written to $RESULTS_FILE"
