@@ -144,7 +144,9 @@ class Parse:
         t0 = time.monotonic()
         ids = parallel_batches(self.admin, self.batch_send("BenchItem"), batches)
         took = time.monotonic() - t0
-        st, js, raw = a.req("GET", "/classes/BenchItem?count=1&limit=0")
+        # (a where: Parse Server on PostgreSQL answers an empty-where count from the planner's estimate)
+        st, js, raw = a.req("GET", "/classes/BenchItem?count=1&limit=0&" + urllib.parse.urlencode(
+            {"where": json.dumps({"n": {"$gte": 0}})}))
         need(st == 200 and js.get("count") == rows, "count after seeding", st, raw)
         c = self.anon()
         st, js, raw = c.req("POST", "/users", {"username": USER, "password": PW})
@@ -584,10 +586,9 @@ def cmd_report(a):
     rt("login", "parse", 2, "login ≥ 2× Parse Server (same bcrypt cost)")
     kb = meta.get("ferrobase.idle_rss_kb")
     tgt("ferrobase idle RSS ≤ 30 MB", f"{mib(kb)} MiB", None if not kb or not kb.isdigit() else int(kb) * 1024 <= 30e6)
-    st = meta.get("ferrobase.startup_ms")
-    tgt("ferrobase start-up ≤ 50 ms (empty data)", f"{st} ms", None if not f(st) else f(st) <= 50)
-    st = meta.get("ferrobase.restart_ms")
-    tgt("ferrobase start-up ≤ 50 ms (seeded data)", f"{st} ms", None if not f(st) else f(st) <= 50)
+    for k, d in (("startup_ms", "empty data"), ("restart_ms", "seeded data")):
+        st = meta.get("ferrobase." + k, "?")
+        tgt(f"ferrobase start-up ≤ 50 ms ({d})", f"{st} ms", None if not f(st) else f(st) <= 50)
     L.append("")
     L.append("## Notes")
     L.append("")

@@ -293,7 +293,7 @@ for s in $SYSTEMS; do
       spawn parse "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- "${NODE_CMD[@]}"
       echo "$SRV_PID" >"$RUN_DIR/parse.pid"
       meta parse.startup_ms "$STARTUP_MS"; meta parse.idle_rss_kb "$IDLE_KB"; meta parse.pg_idle_pss_kb "$(pg_pss_kb)"
-      meta versions.parse "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on node $(node --version), PostgreSQL $("$PGB/postgres" --version | awk '{print $NF}')"
+      meta versions.parse "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on node $(node --version), PostgreSQL $("$PGB/postgres" --version | awk '{print $3}')"
       bench_system parse "http://127.0.0.1:$PARSE_PORT/parse"
       meta parse.pg_pss_kb "$(pg_pss_kb)"
       meta parse.hash "bcrypt cost $("${PSQL[@]}" -d parse -tAc "select substr(\"_hashed_password\",5,2) from \"_User\" limit 1" | sed 's/^0//')"

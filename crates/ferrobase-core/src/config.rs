@@ -19,6 +19,8 @@ pub struct CoreConfig {
     /// Prefix of file URLs (`<public server URL>/files/<appId>/`): `File` values are sent with
     /// `url` = this prefix + the URL-encoded name, as Parse fills them on read.
     pub files_url: String,
+    /// `--protected-files`: sign file URLs handed out with objects (None: files are public by URL).
+    pub file_tokens: Option<crate::file_tokens::FileTokens>,
     /// Parse's `passwordPolicy`.
     pub password_policy: PasswordPolicy,
     /// Parse's `accountLockout`: lock after `threshold` failed logins for `duration_minutes`.
@@ -66,6 +68,7 @@ impl Default for CoreConfig {
             bcrypt_cost: 10,
             max_include_depth: 10,
             files_url: String::new(),
+            file_tokens: None,
             password_policy: PasswordPolicy::default(),
             account_lockout: None,
             expire_inactive_sessions: true,

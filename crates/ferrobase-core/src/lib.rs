@@ -11,6 +11,7 @@ pub mod config;
 pub mod conformance;
 pub mod error;
 pub mod events;
+pub mod file_tokens;
 pub mod geo;
 pub mod mailer;
 pub mod matcher;

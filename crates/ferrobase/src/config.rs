@@ -76,6 +76,12 @@ pub struct ServeArgs {
     /// Largest file upload in bytes (413 above).
     #[arg(long, env = "FERROBASE_MAX_UPLOAD_SIZE")]
     pub max_upload_size: Option<u64>,
+    /// Serve files only with a short-lived token that comes with the objects a caller may read.
+    #[arg(long, env = "FERROBASE_PROTECTED_FILES")]
+    pub protected_files: Option<bool>,
+    /// Seconds a protected file's token stays valid.
+    #[arg(long, env = "FERROBASE_FILE_TOKEN_TTL")]
+    pub file_token_ttl: Option<i64>,
     /// A master key that may read everything and write nothing.
     #[arg(long, env = "FERROBASE_READ_ONLY_MASTER_KEY", hide_env_values = true)]
     pub read_only_master_key: Option<String>,
@@ -182,6 +188,8 @@ struct FileConfig {
     file_upload_authenticated: Option<bool>,
     file_extensions: Option<Vec<String>>,
     max_upload_size: Option<u64>,
+    protected_files: Option<bool>,
+    file_token_ttl: Option<i64>,
     read_only_master_key: Option<String>,
     password_pattern: Option<String>,
     password_no_username: Option<bool>,
@@ -229,6 +237,8 @@ pub struct Config {
     pub files_uri: Option<String>,
     pub file_upload: FileUpload,
     pub max_upload_size: u64,
+    pub protected_files: bool,
+    pub file_token_ttl: i64,
     pub read_only_master_key: Option<String>,
     pub password_pattern: Option<String>,
     pub password_no_username: bool,
@@ -338,6 +348,8 @@ impl Default for Config {
             files_uri: None,
             file_upload: FileUpload::default(),
             max_upload_size: 20 * 1024 * 1024,
+            protected_files: false,
+            file_token_ttl: 3600,
             read_only_master_key: None,
             password_pattern: None,
             password_no_username: false,
@@ -471,6 +483,15 @@ impl Config {
                     .unwrap_or(d.file_upload.authenticated),
                 extensions: file_extensions,
             },
+            protected_files: args
+                .protected_files
+                .or(file.protected_files)
+                .unwrap_or(false),
+            file_token_ttl: args
+                .file_token_ttl
+                .or(file.file_token_ttl)
+                .unwrap_or(d.file_token_ttl)
+                .max(1),
             max_upload_size: args
                 .max_upload_size
                 .or(file.max_upload_size)

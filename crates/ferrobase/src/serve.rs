@@ -140,6 +140,12 @@ pub async fn start(config: Config) -> Result<Running, String> {
         slow_query_ms: config.slow_query_ms,
         auto_index_min_rows: config.auto_index_min_rows,
         files_url: format!("{public_url}/files/{}/", keys.app_id),
+        file_tokens: config.protected_files.then(|| {
+            ferrobase_core::file_tokens::FileTokens::new(
+                keys.master_key.as_bytes(),
+                config.file_token_ttl,
+            )
+        }),
         ..CoreConfig::default()
     };
     let mut core = Core::new(core_config, store)

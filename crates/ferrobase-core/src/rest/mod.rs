@@ -41,9 +41,9 @@ pub fn client_view(
     schema: &ClassSchema,
     object: crate::types::Object,
     auth: &Auth,
-    files_url: &str,
+    config: &crate::config::CoreConfig,
 ) -> crate::types::Object {
-    output::to_client(schema, object, auth, files_url)
+    output::to_client(schema, object, auth, config)
 }
 
 /// One request's context: who asks, and the transaction it runs in (transactional batches).

@@ -14,7 +14,7 @@ pub(super) fn to_client(
     schema: &ClassSchema,
     mut obj: Object,
     auth: &Auth,
-    files_url: &str,
+    config: &crate::config::CoreConfig,
 ) -> Object {
     let hidden = super::clp::protected_fields(schema, auth, &obj);
     obj.retain(|k, _| !k.starts_with('_') && k != "password" && !hidden.iter().any(|h| h == k));
@@ -31,7 +31,11 @@ pub(super) fn to_client(
         if let Some(f) = v.as_object_mut() {
             if f.get("__type").and_then(Value::as_str) == Some("File") {
                 if let Some(name) = f.get("name").and_then(Value::as_str) {
-                    let url = file_url(files_url, name);
+                    let mut url = file_url(&config.files_url, name);
+                    if let Some(tokens) = &config.file_tokens {
+                        url.push_str("?token=");
+                        url.push_str(&tokens.sign(name));
+                    }
                     f.insert("url".into(), Value::String(url));
                 }
             }

@@ -278,7 +278,7 @@ impl Core {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|o| output::to_client(&schema, o, &ctx.auth, &self.config.files_url))
+            .map(|o| output::to_client(&schema, o, &ctx.auth, &self.config))
             .collect())
     }
 
@@ -324,7 +324,7 @@ impl Core {
     ) -> Result<Vec<Object>> {
         let mut results: Vec<Object> = rows
             .into_iter()
-            .map(|o| output::to_client(schema, o, &ctx.auth, &self.config.files_url))
+            .map(|o| output::to_client(schema, o, &ctx.auth, &self.config))
             .collect();
         let keys = split_list(&opts.keys);
         let mut includes: Vec<Vec<String>> = Vec::new();
@@ -427,7 +427,7 @@ impl Core {
             let mut q = StoreQuery::filter(filter);
             q.limit = Some(n);
             for row in self.store.find(&schema, &q, ctx.tx).await? {
-                let mut obj = output::to_client(&schema, row, &ctx.auth, &self.config.files_url);
+                let mut obj = output::to_client(&schema, row, &ctx.auth, &self.config);
                 if !keys.is_empty() {
                     output::project(&mut obj, keys);
                 }
@@ -749,7 +749,7 @@ impl Core {
             .find(&schema, &StoreQuery::filter(filter), ctx.tx)
             .await?
             .into_iter()
-            .map(|o| output::to_client(&schema, o, &ctx.auth, &self.config.files_url))
+            .map(|o| output::to_client(&schema, o, &ctx.auth, &self.config))
             .collect();
         if let Some(field) = distinct {
             return Ok(crate::aggregate::distinct(&rows, field));

@@ -70,11 +70,6 @@ impl Core {
             .await?
             .pop()
             .ok_or_else(Error::invalid_session)?;
-        Ok(output::to_client(
-            &sessions,
-            s,
-            &ctx.auth,
-            &self.config.files_url,
-        ))
+        Ok(output::to_client(&sessions, s, &ctx.auth, &self.config))
     }
 }

@@ -232,12 +232,8 @@ impl Core {
                     .unwrap_or_default()
                     .to_string();
                 let token = self.create_session(ctx, &id, "login", &provider).await?;
-                let mut out = output::to_client(
-                    users,
-                    user,
-                    &crate::auth::Auth::master(),
-                    &self.config.files_url,
-                );
+                let mut out =
+                    output::to_client(users, user, &crate::auth::Auth::master(), &self.config);
                 out.insert("sessionToken".into(), Value::String(token));
                 return Ok(WriteResult {
                     body: out,
@@ -430,12 +426,7 @@ impl Core {
                 .await?;
         }
         let token = self.create_session(ctx, &id, "login", "password").await?;
-        let mut out = output::to_client(
-            &users,
-            user,
-            &crate::auth::Auth::master(),
-            &self.config.files_url,
-        );
+        let mut out = output::to_client(&users, user, &crate::auth::Auth::master(), &self.config);
         out.insert("sessionToken".into(), Value::String(token));
         Ok(out)
     }
@@ -542,7 +533,7 @@ impl Core {
             .await?
             .pop()
             .ok_or_else(Error::invalid_session)?;
-        let mut out = output::to_client(&users, user, &ctx.auth, &self.config.files_url);
+        let mut out = output::to_client(&users, user, &ctx.auth, &self.config);
         out.insert(
             "sessionToken".into(),
             Value::String(u.session_token.clone()),

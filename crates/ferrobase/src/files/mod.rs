@@ -70,7 +70,12 @@ pub fn file_url(app: &App, request_base: &str, name: &str) -> String {
         .as_deref()
         .unwrap_or(request_base);
     let prefix = format!("{base}/files/{}/", app.core.config.app_id);
-    ferrobase_core::rest::file_url(&prefix, name)
+    let mut url = ferrobase_core::rest::file_url(&prefix, name);
+    if let Some(tokens) = &app.core.config.file_tokens {
+        url.push_str("?token=");
+        url.push_str(&tokens.sign(name));
+    }
+    url
 }
 
 fn file_error(message: impl Into<String>) -> ApiError {

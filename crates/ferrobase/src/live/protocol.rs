@@ -266,7 +266,7 @@ pub fn evaluate(core: &Core, sub: &Sub, conn: &Auth, ev: &ChangeEvent) -> Option
         }
     };
     let view = |o: &Object| {
-        let mut out = client_view(&schema, o.clone(), &auth, &core.config.files_url);
+        let mut out = client_view(&schema, o.clone(), &auth, &core.config);
         out.insert("className".into(), Value::String(ev.class.clone()));
         if let Some(keys) = &sub.keys {
             out.retain(|k, _| DEFAULT_FIELDS.contains(&k.as_str()) || keys.iter().any(|x| x == k));

@@ -625,3 +625,67 @@ async fn orphans_are_found_and_deleted() {
         .expect("run");
     assert!(r.orphans.is_empty());
 }
+
+#[tokio::test]
+async fn protected_files_need_a_token_from_a_readable_object() {
+    let app = spawn_with(|c| c.protected_files = true).await;
+    let (alice, alice_t) = app.signup("alice", "pw").await;
+    let (_bob, bob_t) = app.signup("bob", "pw").await;
+    let (s, _, v) = upload(
+        &app,
+        "secret.txt",
+        b"top secret".to_vec(),
+        Some("text/plain"),
+        As::User(&alice_t),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let name = v["name"].as_str().expect("name").to_string();
+    let upload_url = v["url"].as_str().expect("url").to_string();
+    assert!(
+        upload_url.contains("?token="),
+        "the uploader gets a token: {upload_url}"
+    );
+    let bare = upload_url.split('?').next().expect("url").to_string();
+    // Without a token (or with a forged one) the file is refused.
+    assert_eq!(
+        fetch(&app, &bare, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        fetch(&app, &format!("{bare}?token=9999999999.00"), &[])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = fetch(&app, &upload_url, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("body").as_ref(), b"top secret");
+    // Attached to an object only Alice can read: Alice's answers carry a working URL, Bob gets nothing.
+    app.post("/schemas/Doc", json!({}), As::Master).await;
+    let (s, v) = app
+        .post(
+            "/classes/Doc",
+            json!({"file": {"__type": "File", "name": name}, "ACL": {alice.clone(): {"read": true, "write": true}}}),
+            As::User(&alice_t),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v) = app.get("/classes/Doc", As::User(&alice_t)).await;
+    let url = v["results"][0]["file"]["url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    assert_eq!(fetch(&app, &url, &[]).await.status(), StatusCode::OK);
+    let (_, v) = app.get("/classes/Doc", As::User(&bob_t)).await;
+    assert_eq!(v["results"], json!([]));
+    // A token for one file does not open another.
+    let other = url.replace(&name, "x_other.txt");
+    assert_eq!(
+        fetch(&app, &other, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // The master key always may.
+    let r = fetch(&app, &bare, &[("X-Parse-Master-Key", MASTER_KEY)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
