@@ -37,7 +37,7 @@ pub async fn get(app: &App, path: &str, req: Request) -> Result<Response, ApiErr
         Err(e) => return Err(ApiError(Error::internal(e))),
     };
     if let Some(spec) = thumb {
-        return super::thumbs::serve(app, &meta, &spec, &req.headers).await;
+        return super::thumbs::serve(app, &meta, &spec, &req).await;
     }
     serve(app, &meta, name, &req).await
 }

@@ -689,3 +689,117 @@ async fn protected_files_need_a_token_from_a_readable_object() {
     let r = fetch(&app, &bare, &[("X-Parse-Master-Key", MASTER_KEY)]).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut buf = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut buf, image::ImageFormat::Png)
+        .expect("png");
+    buf.into_inner()
+}
+
+/// A tiny PNG whose header claims `width`×`height` pixels (a decompression bomb's shape).
+fn bomb_png(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = png(1, 1);
+    // Bytes 16..24 are IHDR's width and height; 29..33 its CRC (over "IHDR" + data, 12..29).
+    out[16..20].copy_from_slice(&width.to_be_bytes());
+    out[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&out[12..29]);
+    out[29..33].copy_from_slice(&crc.to_be_bytes());
+    out
+}
+
+#[tokio::test]
+async fn thumbnails_on_demand() {
+    let app = spawn().await;
+    let (_, tok) = app.signup("ann", "pw").await;
+    let (s, _, v) = upload(
+        &app,
+        "photo.png",
+        png(400, 200),
+        Some("image/png"),
+        As::User(&tok),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let url = v["url"].as_str().expect("url").to_string();
+    let decode = |b: &[u8]| image::load_from_memory(b).expect("an image");
+    let r = fetch(&app, &format!("{url}?thumb=100x100"), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "image/png");
+    let etag = r.headers()[header::ETAG]
+        .to_str()
+        .expect("etag")
+        .to_string();
+    let t = decode(&r.bytes().await.expect("body"));
+    assert_eq!(
+        (t.width(), t.height()),
+        (100, 50),
+        "fit keeps the aspect ratio"
+    );
+    let r = fetch(&app, &format!("{url}?thumb=100x100&fit=crop"), &[]).await;
+    let t = decode(&r.bytes().await.expect("body"));
+    assert_eq!((t.width(), t.height()), (100, 100), "crop fills the box");
+    // Cached: the same thumbnail again, with a validator.
+    let r = fetch(
+        &app,
+        &format!("{url}?thumb=100x100"),
+        &[("If-None-Match", etag.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = fetch(&app, &format!("{url}?thumb=0x5"), &[]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Not an image, or a decompression bomb: a clear error, no work.
+    let (_, _, v) = upload(
+        &app,
+        "notes.txt",
+        b"hello".to_vec(),
+        Some("text/plain"),
+        As::User(&tok),
+    )
+    .await;
+    let r = fetch(
+        &app,
+        &format!("{}?thumb=10x10", v["url"].as_str().expect("url")),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let (_, _, v) = upload(
+        &app,
+        "bomb.png",
+        bomb_png(100_000, 100_000),
+        Some("image/png"),
+        As::User(&tok),
+    )
+    .await;
+    let r = fetch(
+        &app,
+        &format!("{}?thumb=10x10", v["url"].as_str().expect("url")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "10 gigapixels are refused before decoding"
+    );
+}
