@@ -92,7 +92,8 @@ pub async fn run(
         ..Report::default()
     };
     for name in files.list().await.map_err(|e| e.to_string())? {
-        if used.contains(&name) {
+        // Thumbnails are caches of referenced images, not orphans.
+        if used.contains(&name) || name.starts_with("~thumb~") {
             continue;
         }
         let Ok(meta) = files.meta(&name).await else {
