@@ -8,6 +8,7 @@ pub mod files;
 pub mod keys;
 pub mod live;
 pub mod mail;
+pub mod migrate;
 pub mod orphans;
 pub mod ratelimit;
 pub mod request;

@@ -20,6 +20,15 @@ enum Command {
     /// Maintain stored files.
     #[command(subcommand)]
     Files(FilesCommand),
+    /// Copy a whole app between stores: a data dir or sqlite:<path>, and mongodb://… (resumable).
+    Migrate {
+        /// Source: a data dir, `sqlite:<path>` or `mongodb://host/db`.
+        #[arg(long)]
+        from: String,
+        /// Destination, in the same forms.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +137,18 @@ async fn main() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Files(cmd) => return files_command(cmd).await,
+        Command::Migrate { from, to } => {
+            return match ferrobase::migrate::run(&from, &to).await {
+                Ok(n) => {
+                    println!("migrated: {n} objects copied, counts verified");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ferrobase migrate: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     let config = match Config::resolve(args) {
         Ok(c) => c,

@@ -9,6 +9,7 @@ mod files;
 mod geo_text;
 mod helpers;
 mod livequery;
+mod migrate;
 mod multinode;
 mod objects;
 mod queries;
