@@ -496,7 +496,7 @@ def cmd_report(a):
     label = {"ferrobase": "ferrobase", "parse": "Parse Server", "pocketbase": "PocketBase", "limit": "limit (raw)"}
     R = {(r["system"], r["scenario"]): r for r in rows}
     f = lambda x: float(x) if x not in ("", None, "?") else None
-    mib = lambda kb: f"{int(kb) / 1024:.1f}" if kb and kb.isdigit() else "?"
+    mib = lambda kb: f"{int(kb) / 1024:.1f}" if kb and kb.isdigit() else (kb or "?")
     L = []
     L.append(f"# ferrobase vs Parse Server vs PocketBase — {meta.get('date', '')}{' (quick)' if meta.get('quick') == '1' else ''}")
     L.append("")
@@ -522,18 +522,17 @@ def cmd_report(a):
              "wrk = the load tool; other = everything else on the machine; peak RSS = the server process's VmHWM during "
              "that scenario (reset before it), for Parse Server the node process only.")
     L.append("")
-    L.append("| system | scenario | req/s | p50 ms | p99 ms | errors | server CPU | wrk CPU | other CPU | peak RSS MiB |")
-    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    L.append("| system | scenario | req/s | p50 ms | p99 ms | errors | server CPU | wrk CPU | other CPU | peak RSS MiB | note |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for s in systems:
         for r in rows:
             if r["system"] != s:
                 continue
             err = int(r["non2xx"] or 0) + int(r["sock"] or 0)
             e = str(err) + (f" ({r['sockd']})" if r["sockd"] not in ("-", "") else "")
-            if r.get("note") and r["note"] != "-":
-                e += f" [{r['note']}]"
+            n = r["note"].replace(";", "; ") if r.get("note") and r["note"] != "-" else ""
             L.append(f"| {label[s]} | {r['scenario']} | {r['rps']} | {r['p50']} | {r['p99']} | {e} | {r['cpu_srv']}% | "
-                     f"{r['cpu_wrk']}% | {r['cpu_other']}% | {mib(r['peak_kb'])} |")
+                     f"{r['cpu_wrk']}% | {r['cpu_other']}% | {mib(r['peak_kb'])} | {n} |")
     L.append("")
     L.append("## Start-up and memory")
     L.append("")

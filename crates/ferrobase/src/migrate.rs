@@ -30,11 +30,9 @@ async fn open(uri: &str) -> Result<Arc<dyn Storage>, String> {
 
 fn progress(class: &str, done: u64, total: u64) {
     let width = 30usize;
-    let filled = if total == 0 {
-        width
-    } else {
-        ((done * width as u64) / total) as usize
-    };
+    let filled = (done * width as u64)
+        .checked_div(total)
+        .map_or(width, |f| f as usize);
     print!(
         "\r  {class:<24} [{}{}] {done}/{total}",
         "#".repeat(filled.min(width)),
