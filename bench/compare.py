@@ -502,8 +502,9 @@ def cmd_report(a):
     L.append("")
     L.append("Produced by `bench/run.sh" + (" --quick" if meta.get("quick") == "1" else "") + "`. Everything on 127.0.0.1; "
              f"wrk -t{meta.get('threads')} -c{meta.get('conns')} -d{meta.get('duration')}s --latency after a "
-             f"{meta.get('warmup')} s warm-up of the same scenario (none for delete); {meta.get('rows')} rows; bcrypt cost "
-             f"{meta.get('bcrypt')}.")
+             f"{meta.get('warmup')} s warm-up of the same scenario (none for delete; signup and login with "
+             f"-c{meta.get('auth_conns')}: bcrypt-bound); {meta.get('rows')} rows; bcrypt cost {meta.get('bcrypt')}. "
+             "Before each warm-up and each measured run the server is left to go idle.")
     L.append("")
     L.append("## Machine")
     L.append("")

@@ -16,7 +16,8 @@
 # finally restart it on the seeded data (restart time, idle RSS) and stop it. Prints one markdown
 # report and writes it to bench/results/<date>[-quick].md (RESULTS_FILE overrides).
 #
-# Env: ROWS (10000), DURATION (10; quick 3), WARMUP (3; quick 1), CONNS (32), THREADS (2),
+# Env: ROWS (10000), DURATION (10; quick 3), WARMUP (3; quick 1), CONNS (32; AUTH_CONNS 8 for signup
+#   and login, whose bcrypt work would otherwise finish in waves longer than a quick run), THREADS (2),
 #   BCRYPT_COST (10, ferrobase; the peers' own default is 10 too, checked on a stored hash),
 #   SYSTEMS ("limit ferrobase parse pocketbase"), SCENARIOS (all), QUIET_WAIT (s to wait for a quiet
 #   machine: 180; quick 30), QUIET_MAX (% of one core counted as quiet: 40), QUIET_BUDGET (s of waiting in
@@ -38,6 +39,7 @@ ROWS=${ROWS:-10000}
 if [ "$QUICK" = 1 ]; then DURATION=${DURATION:-3}; WARMUP=${WARMUP:-1}; QUIET_WAIT=${QUIET_WAIT:-30}
 else DURATION=${DURATION:-10}; WARMUP=${WARMUP:-3}; QUIET_WAIT=${QUIET_WAIT:-180}; fi
 CONNS=${CONNS:-32}
+AUTH_CONNS=${AUTH_CONNS:-8} # signup and login: CPU-bound bcrypt, fewer connections so short runs are not lumpy
 THREADS=${THREADS:-2}
 BCRYPT_COST=${BCRYPT_COST:-10}
 QUIET_MAX=${QUIET_MAX:-40}
@@ -56,9 +58,9 @@ LIMIT_DIR=${LIMIT_DIR:-$ROOT/../shared/limit}
 LIMIT_BIN=${LIMIT_BIN:-/tmp/limit-target/release/limit}
 PARSE_PEER=${PARSE_PEER:-$ROOT/../shared/peers/parse-server}
 DATE=$(date +%F)
-RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/results/$DATE$([ "$QUICK" = 1 ] && echo -quick).md}
+RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/results/$DATE$([ "$QUICK" = 1 ] && echo -quick || true).md}
 PY=(python3 "$ROOT/bench/compare.py")
-for v in ROWS DURATION WARMUP CONNS THREADS BCRYPT_COST QUIET_WAIT QUIET_MAX; do
+for v in ROWS DURATION WARMUP CONNS AUTH_CONNS THREADS BCRYPT_COST QUIET_WAIT QUIET_MAX; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a whole number (got '${!v}')" >&2; exit 2; }
 done
 # shellcheck source=bench/lib.sh
@@ -129,7 +131,7 @@ done
 # ------------------------------------------------------------------ machine
 meta date "$(date -u +%FT%TZ)"
 meta quick "$QUICK"; meta rows "$ROWS"; meta duration "$DURATION"; meta warmup "$WARMUP"
-meta conns "$CONNS"; meta threads "$THREADS"; meta bcrypt "$BCRYPT_COST"; meta cores "$(nproc)"
+meta conns "$CONNS"; meta auth_conns "$AUTH_CONNS"; meta threads "$THREADS"; meta bcrypt "$BCRYPT_COST"; meta cores "$(nproc)"
 meta machine "$(nproc) × $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM$(grep -q hypervisor /proc/cpuinfo && echo ', virtual machine (shared)'); wrk runs on the same cores as the servers"
 meta kernel "$(uname -sr)"
 meta wrk_version "$(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
@@ -199,20 +201,21 @@ spawn() {
 
 # run_scenario SYSTEM NAME LUA URL WANT AUTH CHECK
 run_scenario() {
-  local s=$1 name=$2 lua=$3 url=$4 auth=$6 check=$7 warm=$WARMUP hdrs=("${BASE_H[@]}")
+  local s=$1 name=$2 lua=$3 url=$4 auth=$6 check=$7 warm=$WARMUP hdrs=("${BASE_H[@]}") c=$CONNS
+  case $name in signup|login) c=$AUTH_CONNS ;; esac
   [ "$auth" = 1 ] && hdrs+=("${AUTH_H[@]}")
   [ "$name" = delete ] && warm=0
   local s0 b0 t0 s1 b1 t1 wt cpu attempt other notes=()
   for attempt in 1 2; do
     drain
     if [ "$warm" -gt 0 ]; then
-      wrk -t"$THREADS" -c"$CONNS" -d"${warm}s" --timeout 10s -s "$lua" "${hdrs[@]}" "$url" >"$W/$s.$name.warmup.txt" 2>&1 || true
+      wrk -t"$THREADS" -c"$c" -d"${warm}s" --timeout 10s -s "$lua" "${hdrs[@]}" "$url" >"$W/$s.$name.warmup.txt" 2>&1 || true
       drain
     fi
     echo 5 >"/proc/$SRV_PID/clear_refs" 2>/dev/null || true # reset VmHWM: peak of this scenario only
     s0=$(srv_ticks); b0=$(busy_ticks); t0=$EPOCHREALTIME
     /usr/bin/time -f '%U %S' -o "$W/$s.$name.time" \
-      wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s "$lua" "${hdrs[@]}" "$url" \
+      wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --timeout 10s --latency -s "$lua" "${hdrs[@]}" "$url" \
       >"$W/$s.$name.txt" 2>&1 || { log "wrk failed for $s $name:"; cat "$W/$s.$name.txt" >&2; }
     s1=$(srv_ticks); b1=$(busy_ticks); t1=$EPOCHREALTIME
     wt=$(awk -v hz="$HZ" '{printf "%d", ($1+$2)*hz}' "$W/$s.$name.time" 2>/dev/null || echo 0)

@@ -33,41 +33,14 @@ pub enum Residual {
     },
 }
 
-/// Great-circle distance in radians (haversine).
+/// Great-circle distance in radians (the core's, shared with SQLite and the matcher).
 pub fn distance(a: GeoPoint, b: GeoPoint) -> f64 {
-    let (p1, p2) = (a.lat.to_radians(), b.lat.to_radians());
-    let dp = p2 - p1;
-    let dl = (b.lng - a.lng).to_radians();
-    let h = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * h.sqrt().min(1.0).asin()
+    ferrobase_core::geo::distance_radians(a.lat, a.lng, b.lat, b.lng)
 }
 
-/// Ray casting over `(lat, lng)` vertices; points on an edge are inside.
 fn in_polygon(poly: &[GeoPoint], p: GeoPoint) -> bool {
-    let n = poly.len();
-    if n < 3 {
-        return false;
-    }
-    let mut inside = false;
-    let mut j = n - 1;
-    for i in 0..n {
-        let (yi, xi) = (poly[i].lat, poly[i].lng);
-        let (yj, xj) = (poly[j].lat, poly[j].lng);
-        let cross = (p.lng - xi) * (yj - yi) - (p.lat - yi) * (xj - xi);
-        if cross.abs() < 1e-12
-            && p.lng >= xi.min(xj)
-            && p.lng <= xi.max(xj)
-            && p.lat >= yi.min(yj)
-            && p.lat <= yi.max(yj)
-        {
-            return true;
-        }
-        if (yi > p.lat) != (yj > p.lat) && p.lng < (xj - xi) * (p.lat - yi) / (yj - yi) + xi {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
+    let vertices: Vec<(f64, f64)> = poly.iter().map(|v| (v.lat, v.lng)).collect();
+    ferrobase_core::geo::in_polygon(&vertices, p.lat, p.lng)
 }
 
 fn geo_point(v: Option<&Value>) -> Option<GeoPoint> {

@@ -67,18 +67,28 @@ impl Core {
         (ups, token)
     }
 
+    /// `<public URL>/apps/<appId>/<page>?token=…&username=…`, the link an email carries.
+    fn emailed_link(
+        &self,
+        cfg: &crate::mailer::EmailConfig,
+        page: &str,
+        token: &str,
+        username: &str,
+    ) -> String {
+        format!(
+            "{}/apps/{}/{page}?token={token}&username={}",
+            cfg.public_server_url,
+            url_encode(&self.config.app_id),
+            url_encode(username)
+        )
+    }
+
     /// Sends the verification link; failures are logged, never fail the signup (as Parse).
     pub(super) async fn send_verification(&self, email: &str, username: &str, token: &str) {
         let (Some(cfg), Some(mailer)) = (&self.config.email, &self.mailer) else {
             return;
         };
-        let link = format!(
-            "{}/apps/{}/verify_email?token={}&username={}",
-            cfg.public_server_url,
-            url_encode(&self.config.app_id),
-            token,
-            url_encode(username)
-        );
+        let link = self.emailed_link(cfg, "verify_email", token, username);
         let text = format!(
             "Hi,\n\nYou are being asked to confirm the e-mail address {email} with {}\n\nClick here to confirm it:\n{link}",
             cfg.app_name
@@ -205,13 +215,7 @@ impl Core {
             ));
         }
         self.update_user(ctx, id, &ups).await?;
-        let link = format!(
-            "{}/apps/{}/request_password_reset?token={}&username={}",
-            cfg.public_server_url,
-            url_encode(&self.config.app_id),
-            token,
-            url_encode(username)
-        );
+        let link = self.emailed_link(cfg, "request_password_reset", token, username);
         let text = format!(
             "Hi,\n\nYou requested to reset your password for {} (your username is {username}).\n\nClick here to reset it:\n{link}",
             cfg.app_name
