@@ -215,7 +215,7 @@ impl Core {
             ));
         }
         self.update_user(ctx, id, &ups).await?;
-        let link = self.emailed_link(cfg, "request_password_reset", token, username);
+        let link = self.emailed_link(cfg, "request_password_reset", &token, username);
         let text = format!(
             "Hi,\n\nYou requested to reset your password for {} (your username is {username}).\n\nClick here to reset it:\n{link}",
             cfg.app_name
