@@ -655,6 +655,27 @@ impl Core {
 mod tests {
     use super::email_is_valid;
 
+    /// Hashes made by Parse Server's own libraries (`@node-rs/bcrypt` and `bcryptjs`, cost 10)
+    /// verify here, so users imported from a Parse database log in unchanged.
+    #[test]
+    fn parse_server_hashes_verify() {
+        for hash in [
+            "$2y$10$GmPWYQ7RUOmR5nNvncLz9eI..0DIm0EMTqLiYIXXewQ7xaW1/FjEe",
+            "$2b$10$M392xSsiAXFnDhcipuUktuKfW3/jWpTU.EJ16XxbnCNDaePVI5L.O",
+        ] {
+            assert!(
+                bcrypt::verify("parse-password", hash).unwrap_or(false),
+                "{hash}"
+            );
+            assert!(!bcrypt::verify("wrong", hash).unwrap_or(true), "{hash}");
+        }
+        let ours = bcrypt::hash("x", 10).unwrap_or_default();
+        assert!(
+            ours.starts_with("$2b$10$"),
+            "Parse's format and cost: {ours}"
+        );
+    }
+
     #[test]
     fn emails() {
         assert!(email_is_valid("a@b.co"));
