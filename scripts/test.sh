@@ -49,7 +49,7 @@ trap stop_ferret EXIT
 FERRETDB_PORT="$ferret_port" FERRETDB_DIR="$ferret_dir" scripts/start-ferretdb.sh start >/dev/null
 mongo_uri="mongodb://127.0.0.1:$ferret_port/"
 FERROBASE_TEST_MONGODB_URI="$mongo_uri" FERROBASE_TEST_DATABASE_URI="$mongo_uri" FERROBASE_TEST_FERRETDB=1 \
-  cargo test -p ferrobase-mongo -p ferrobase 2>&1 | tee -a "$summary"
+  cargo test -p ferrobase-mongo -p ferrobase-files -p ferrobase 2>&1 | tee -a "$summary"
 stop_ferret
 trap - EXIT
 echo "Skipped on FerretDB v1 (reasons in crates/ferrobase-mongo/README.md): conformance 'transactions',"

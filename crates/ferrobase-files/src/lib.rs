@@ -6,6 +6,7 @@
 //! Names are opaque strings chosen by the server (Parse's `<32 hex>_<filename>`); adapters must
 //! store any UTF-8 name safely (no path traversal) and give it back unchanged from `list`.
 
+mod gridfs;
 mod local;
 mod s3;
 #[cfg(feature = "testing")]
@@ -115,7 +116,10 @@ pub fn open(uri: Option<&str>, data_dir: &Path) -> Result<Arc<dyn FilesAdapter>,
             Ok(Arc::new(LocalFiles::open(p.into())?))
         }
         Some(u) if u.starts_with("s3://") => Ok(Arc::new(S3Files::from_uri(u)?)),
-        Some(_) => Err("--files-uri must be empty, file:<path> or s3://bucket[/prefix]?…".into()),
+        Some(u) if u.starts_with("mongodb://") || u.starts_with("mongodb+srv://") => {
+            Ok(Arc::new(gridfs::GridFsFiles::from_uri(u)?))
+        }
+        Some(_) => Err("--files-uri must be empty, file:<path>, s3://bucket[/prefix]?… or mongodb://host/db (GridFS)".into()),
     }
 }
 
