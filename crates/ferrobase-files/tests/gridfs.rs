@@ -1,7 +1,7 @@
 //! The GridFS adapter on a real MongoDB-wire server (FerretDB in scripts/test.sh).
 
 use bytes::Bytes;
-use ferrobase_files::{FilesAdapter, FilesError};
+use ferrobase_files::FilesError;
 use futures_util::StreamExt;
 
 fn stream(parts: Vec<&'static [u8]>) -> ferrobase_files::ByteStream {
