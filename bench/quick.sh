@@ -11,7 +11,8 @@
 #
 # Needs the release binary (cargo build --release); installs wrk with apt-get when missing.
 # Environment: ROWS (10000), DURATION (10), WARMUP (3), CONNS (32), THREADS (2), BCRYPT_COST (10),
-#   FERROBASE_BIN (target/release/ferrobase), OUT_DIR (unset: if set, raw wrk output and the
+#   FERROBASE_BIN (target/release/ferrobase), SERVE_ARGS (extra `serve` flags, e.g.
+#   "--database-uri mongodb://127.0.0.1:27017/bench" to measure the MongoDB store), OUT_DIR (unset: if set, raw wrk output and the
 #   server log are copied there).
 # Everything runs on 127.0.0.1 against a server this script starts on a free port with a fresh
 # temp data dir; the server is stopped and the temp dir removed on exit.
@@ -77,7 +78,7 @@ trap 'exit 130' INT TERM
 mkfifo "$TMP/server.fifo"
 t0=$EPOCHREALTIME
 "$BIN" serve --port 0 --data-dir "$TMP/data" --app-id "$APP" --master-key "$MK" \
-  --bcrypt-cost "$BCRYPT_COST" >"$TMP/server.fifo" 2>"$TMP/server.err" &
+  --bcrypt-cost "$BCRYPT_COST" ${SERVE_ARGS:-} >"$TMP/server.fifo" 2>"$TMP/server.err" &
 SERVER_PID=$!
 exec 3<"$TMP/server.fifo"
 BASE=

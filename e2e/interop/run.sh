@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Interoperability test: real Parse Server 9.10 and ferrobase on the same FerretDB database, both
+# directions. Starts FerretDB (SQLite backend) in a temp dir on a free port, runs interop.mjs (which
+# starts/stops Parse Server and ferrobase in turn), stops everything. All on 127.0.0.1.
+#
+#   bash e2e/interop/run.sh            # VERBOSE=1 also prints raw documents of passing checks
+#
+# Env: FERROBASE_BIN (target/debug/ferrobase; copied to the temp dir first), PARSE_DIR
+#      (/tmp/peers/parse, made by /work/shared/peers/parse-server/start.sh), PARSE_PORT (1338, another
+#      free port if taken), FERRETDB_PORT (a free port), KEEP=1 keeps the temp dir (logs, SQLite data).
+# Last line: `interop: N passed, M failed`; exit code 0 only if all passed (2 = setup failure).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+FERROBASE_BIN=${FERROBASE_BIN:-$REPO/target/debug/ferrobase}
+PARSE_DIR=${PARSE_DIR:-/tmp/peers/parse}
+T0=$(date +%s.%N)
+WORK=$(mktemp -d /tmp/ferrobase-interop.XXXXXX)
+FDB_STARTED=0
+
+log() { echo "[interop] $*" >&2; }
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+FERRETDB_PORT=${FERRETDB_PORT:-$(free_port)}
+
+cleanup() {
+  # interop.mjs stops its own children; these pid files remain only if it was killed
+  for f in "$WORK"/parse.pid "$WORK"/ferrobase.pid; do
+    [ -f "$f" ] || continue
+    pid=$(tr -dc 0-9 <"$f")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+    fi
+  done
+  if [ "$FDB_STARTED" = 1 ]; then
+    FERRETDB_PORT=$FERRETDB_PORT FERRETDB_DIR=$WORK/ferretdb timeout 30 bash "$REPO/scripts/start-ferretdb.sh" stop >/dev/null 2>&1 \
+      || log "stopping FerretDB failed"
+    FDB_STARTED=0
+  fi
+  if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_fail() { log "$*"; echo "interop: 0 passed, 1 failed"; exit 2; }
+[ -x "$FERROBASE_BIN" ] || setup_fail "no ferrobase binary at $FERROBASE_BIN"
+command -v node >/dev/null || setup_fail "node is required"
+[ -f "$PARSE_DIR/node_modules/parse-server/package.json" ] \
+  || setup_fail "no parse-server in $PARSE_DIR (run /work/shared/peers/parse-server/start.sh once)"
+[ -f "$PARSE_DIR/node_modules/mongodb/package.json" ] || setup_fail "no mongodb driver in $PARSE_DIR/node_modules"
+cp "$FERROBASE_BIN" "$WORK/ferrobase" || setup_fail "cannot copy $FERROBASE_BIN"
+
+FERRETDB_PORT=$FERRETDB_PORT FERRETDB_DIR=$WORK/ferretdb FERRETDB_START_TIMEOUT=30 \
+  bash "$REPO/scripts/start-ferretdb.sh" start >"$WORK/ferretdb-start.log" 2>&1 \
+  || { cat "$WORK/ferretdb-start.log" >&2; setup_fail "FerretDB did not start"; }
+FDB_STARTED=1
+log "FerretDB $("$HOME/go/bin/ferretdb" --version 2>/dev/null | grep -m1 -o 'v[0-9.]*' || true) on 127.0.0.1:$FERRETDB_PORT (data in $WORK/ferretdb)"
+
+MONGO_URI="mongodb://127.0.0.1:$FERRETDB_PORT/interop" WORK_DIR=$WORK FERROBASE_BIN=$WORK/ferrobase PARSE_DIR=$PARSE_DIR \
+  timeout 600 node "$HERE/interop.mjs"
+RC=$?
+if [ "$RC" = 124 ]; then
+  log "interop.mjs timed out after 600 s"
+  echo "interop: 0 passed, 1 failed"
+fi
+
+cleanup
+log "total $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s (exit $RC)"
+exit "$RC"
