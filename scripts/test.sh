@@ -140,9 +140,19 @@ else
   echo "skipped: ../shared/peers/parse-server (the Parse Server peer scripts) is not beside this checkout"
 fi
 
+step "Interoperability with the real Parse Server on one MongoDB-wire database (FerretDB)"
+if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
+  echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
+elif [ -d /tmp/peers/parse/node_modules/parse-server ]; then
+  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/interop/run.sh 2>&1 | tee -a "$summary"
+else
+  echo "skipped: the Parse Server peer is not installed (the differential step installs it)"
+fi
+
 passed=$(awk '/test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;") s += $(i - 1) }
   /^# pass / { s += $3 }
   /^differential: / { s += $2 }
+  /^interop: / { s += $2 }
   END { print s + 0 }' "$summary")
 rm -f "$summary"
 step "all suites passed"

@@ -16,6 +16,7 @@
 //   PARSE_DIR       the npm install holding parse-server (/tmp/peers/parse)
 //   PARSE_PORT      preferred Parse Server port (1338; another free port if taken)
 //   VERBOSE=1       print the raw documents of every check, not only of failures
+//   INTEROP_SUMMARY_FILE  write the summary line there instead of printing it (run.sh)
 //
 // Output: `PASS <name>` / `FAIL <name>: <why>` (+ raw MongoDB documents involved), then
 //   interop: N passed, M failed
@@ -770,7 +771,7 @@ async function phase2Read(ps) {
 async function layout() {
   console.log('## raw layout: Parse-written vs ferrobase-written documents');
   const pairs = [
-    ['_User', { _id: S.users.alice.id }, { _id: S.users.dave.id }, ['_auth_data_anonymous']],
+    ['_User', { _id: S.users.alice.id }, { _id: S.users.dave.id }, ['age']],
     ['_Session', { _session_token: S.users.alice.parseToken }, { _session_token: S.users.dave.fbToken }, []],
     [`_Join:members:${T}`, { owningId: S.full }, null, []],
   ];
@@ -845,6 +846,14 @@ async function phase3(fb) {
   });
 }
 
+// raw _SCHEMA documents at each phase boundary (kept in WORK_DIR for the report)
+async function snapshotSchema(stage) {
+  const docs = await rawDocs('_SCHEMA');
+  fs.writeFileSync(path.join(WORK, `schema-${stage}.json`), JSON.stringify(docs, null, 1));
+  S.schemaAt = S.schemaAt || {};
+  S.schemaAt[stage] = Object.fromEntries(docs.map(d => [d._id, d]));
+}
+
 async function main() {
   const t0 = Date.now();
   let code = 1;
@@ -853,17 +862,29 @@ async function main() {
     await phase1Write(current);
     await stopChild(current.child, 'parse');
     console.log('# Parse Server stopped');
+    await snapshotSchema('1-after-parse');
 
     current = await startFerrobase();
     await phase1Read(current);
     await phase2Write(current);
     await stopChild(current.child, 'ferrobase');
     console.log('# ferrobase stopped');
+    await snapshotSchema('2-after-ferrobase');
+    await check('layout: ferrobase keeps the _SCHEMA metadata Parse wrote when it changes a Parse class (_User gets `age`)', async () => {
+      const before = S.schemaAt['1-after-parse']._User;
+      const after = S.schemaAt['2-after-ferrobase']._User;
+      const d = [];
+      for (const [k, v] of Object.entries(before)) {
+        if (J(after[k]) !== J(v)) d.push(`${k}: ${JSON.stringify(v)} -> ${JSON.stringify(after[k])}`);
+      }
+      return d.length ? d.join('; ') : true;
+    }, [['_SCHEMA', { _id: '_User' }]]);
 
     current = await startParse();
     await phase2Read(current);
     await stopChild(current.child, 'parse');
     console.log('# Parse Server stopped');
+    await snapshotSchema('3-after-parse');
 
     current = await startFerrobase();
     await phase3(current);
@@ -883,7 +904,10 @@ async function main() {
   }
   if (failures.length) console.log(`# failed: ${failures.join(' | ')}`);
   console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s in interop.mjs`);
-  console.log(`interop: ${passed} passed, ${failed} failed`);
+  const summary = `interop: ${passed} passed, ${failed} failed`;
+  // run.sh prints the summary itself as its very last line (after stopping FerretDB)
+  if (process.env.INTEROP_SUMMARY_FILE) fs.writeFileSync(process.env.INTEROP_SUMMARY_FILE, `${summary}\n`);
+  else console.log(summary);
   process.exit(failed === 0 ? code : 1);
 }
 

@@ -23,7 +23,10 @@ log() { echo "[interop] $*" >&2; }
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 FERRETDB_PORT=${FERRETDB_PORT:-$(free_port)}
 
+CLEANED=0
 cleanup() {
+  [ "$CLEANED" = 1 ] && return
+  CLEANED=1
   # interop.mjs stops its own children; these pid files remain only if it was killed
   for f in "$WORK"/parse.pid "$WORK"/ferrobase.pid; do
     [ -f "$f" ] || continue
@@ -56,16 +59,19 @@ FERRETDB_PORT=$FERRETDB_PORT FERRETDB_DIR=$WORK/ferretdb FERRETDB_START_TIMEOUT=
   bash "$REPO/scripts/start-ferretdb.sh" start >"$WORK/ferretdb-start.log" 2>&1 \
   || { cat "$WORK/ferretdb-start.log" >&2; setup_fail "FerretDB did not start"; }
 FDB_STARTED=1
-log "FerretDB $("$HOME/go/bin/ferretdb" --version 2>/dev/null | grep -m1 -o 'v[0-9.]*' || true) on 127.0.0.1:$FERRETDB_PORT (data in $WORK/ferretdb)"
+log "FerretDB $("$HOME/go/bin/ferretdb" --version 2>/dev/null | grep -m1 -o "v[0-9][0-9.]*" | head -1) on 127.0.0.1:$FERRETDB_PORT (data in $WORK/ferretdb)"
 
 MONGO_URI="mongodb://127.0.0.1:$FERRETDB_PORT/interop" WORK_DIR=$WORK FERROBASE_BIN=$WORK/ferrobase PARSE_DIR=$PARSE_DIR \
-  timeout 600 node "$HERE/interop.mjs"
+  INTEROP_SUMMARY_FILE=$WORK/summary timeout 600 node "$HERE/interop.mjs"
 RC=$?
+SUMMARY=$(cat "$WORK/summary" 2>/dev/null)
 if [ "$RC" = 124 ]; then
   log "interop.mjs timed out after 600 s"
-  echo "interop: 0 passed, 1 failed"
+  SUMMARY=""
 fi
+[ -n "$SUMMARY" ] || { SUMMARY="interop: 0 passed, 1 failed"; [ "$RC" = 0 ] && RC=1; }
 
 cleanup
 log "total $(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}') s (exit $RC)"
+echo "$SUMMARY"
 exit "$RC"

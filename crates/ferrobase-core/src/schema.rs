@@ -276,7 +276,6 @@ impl ClassSchema {
         let fields: Map<String, Value> = self
             .fields
             .iter()
-            .filter(|(k, _)| !(self.class_name == "_User" && k.as_str() == "password"))
             .map(|(k, t)| (k.clone(), t.to_json()))
             .collect();
         let mut out = json!({
@@ -378,9 +377,10 @@ mod tests {
     }
 
     #[test]
-    fn user_schema_hides_password() {
+    fn user_schema_lists_parse_fields() {
+        // Parse Server lists `password` among `_User`'s fields (the value itself is never sent).
         let s = ClassSchema::new("_User").to_json();
-        assert!(s["fields"].get("password").is_none());
+        assert_eq!(s["fields"]["password"]["type"], "String");
         assert_eq!(s["fields"]["username"]["type"], "String");
     }
 }

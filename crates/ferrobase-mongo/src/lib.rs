@@ -599,9 +599,10 @@ impl Storage for MongoStore {
         }
         self.builtin_indexes(schema).await?;
         for (name, spec) in &schema.indexes {
-            if old
-                .as_ref()
-                .is_some_and(|o| o.indexes.get(name) == Some(spec))
+            if name == "_id_"
+                || old
+                    .as_ref()
+                    .is_some_and(|o| o.indexes.get(name) == Some(spec))
             {
                 continue;
             }
@@ -621,8 +622,24 @@ impl Storage for MongoStore {
                 }
             }
         }
+        // `$set` the class's entries (as Parse Server does) rather than replacing the document:
+        // whatever else Parse keeps there stays.
+        let mut set = new_doc.clone();
+        set.remove("_id");
+        let mut update = doc! {"$set": set};
+        if let Some(old) = &old {
+            let mut unset = Document::new();
+            for k in old.fields.keys() {
+                if !schema.fields.contains_key(k) {
+                    unset.insert(k.clone(), "");
+                }
+            }
+            if !unset.is_empty() {
+                update.insert("$unset", unset);
+            }
+        }
         self.coll(SCHEMA)
-            .replace_one(doc! {"_id": class}, new_doc)
+            .update_one(doc! {"_id": class}, update)
             .upsert(true)
             .await
             .map_err(db_err)?;

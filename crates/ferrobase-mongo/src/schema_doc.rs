@@ -48,24 +48,26 @@ pub fn to_document(schema: &ClassSchema) -> Document {
     let mut d = Document::new();
     d.insert("_id", schema.class_name.clone());
     d.insert("objectId", "string");
-    d.insert("updatedAt", "string");
-    d.insert("createdAt", "string");
+    d.insert("updatedAt", "date");
+    d.insert("createdAt", "date");
     for (k, t) in &schema.fields {
-        if matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL") {
+        // Parse keeps `password` out of `_SCHEMA` (the hash lives in `_hashed_password`).
+        if matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt" | "ACL")
+            || (schema.class_name == "_User" && k == "password")
+        {
             continue;
         }
         d.insert(k.clone(), type_string(t));
     }
     let mut meta = Document::new();
     meta.insert("class_permissions", crate::encode::interior(&schema.clp));
-    if !schema.indexes.is_empty() {
-        let mut idx = Document::new();
-        idx.insert("_id_", mongodb::bson::doc! {"_id": 1});
-        for (name, spec) in &schema.indexes {
-            idx.insert(name.clone(), crate::encode::interior(spec));
-        }
-        meta.insert("indexes", idx);
+    // As Parse Server: `_id_` is always listed.
+    let mut idx = Document::new();
+    idx.insert("_id_", mongodb::bson::doc! {"_id": 1});
+    for (name, spec) in &schema.indexes {
+        idx.insert(name.clone(), crate::encode::interior(spec));
     }
+    meta.insert("indexes", idx);
     d.insert("_metadata", meta);
     d
 }
@@ -94,7 +96,6 @@ pub fn from_document(d: &Document) -> Result<Option<ClassSchema>> {
         .and_then(Bson::as_document)
         .map(|i| {
             i.iter()
-                .filter(|(k, _)| k.as_str() != "_id_")
                 .map(|(k, v)| (k.clone(), interior_out(v)))
                 .collect()
         });

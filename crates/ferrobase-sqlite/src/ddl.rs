@@ -68,6 +68,10 @@ pub fn ensure_class(conn: &Connection, schema: &ClassSchema) -> rusqlite::Result
     }
     let mut wanted = Vec::new();
     for (name, spec) in &schema.indexes {
+        // `_id_` is MongoDB's primary index (listed by Parse Server); objectId is the key here.
+        if name == "_id_" {
+            continue;
+        }
         let Some(keys) = spec.as_object() else {
             continue;
         };

@@ -329,12 +329,8 @@ impl Core {
         if let Some(inst) = &ctx.auth.installation_id {
             s.insert("installationId".into(), Value::String(inst.clone()));
         }
-        s.insert(
-            "ACL".into(),
-            json!({ user_id: {"read": true, "write": true} }),
-        );
-        s.insert("_rperm".into(), json!([user_id]));
-        s.insert("_wperm".into(), json!([user_id]));
+        // No ACL, as Parse Server: sessions are reachable only through their user (the core adds
+        // `user = caller` to every non-master read and write of `_Session`).
         self.store.insert(&sessions, s, ctx.tx).await?;
         Ok(token)
     }

@@ -263,6 +263,9 @@ impl Core {
         let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
+            if class == "_Session" {
+                filter = filter.and(own_sessions(ctx)?);
+            }
         }
         let Updated {
             before,
@@ -319,14 +322,7 @@ impl Core {
         if !ctx.auth.master {
             filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
             if class == "_Session" {
-                let uid = ctx.auth.user_id().ok_or_else(Error::invalid_session)?;
-                filter = filter.and(Filter::eq(
-                    "user",
-                    crate::query::Scalar::Pointer {
-                        class: "_User".into(),
-                        id: uid.into(),
-                    },
-                ));
+                filter = filter.and(own_sessions(ctx)?);
             }
         }
         let doomed = if self.changes.has_subscribers() {
@@ -378,6 +374,18 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// `user = caller`: sessions are only ever their own user's (they carry no ACL, as in Parse).
+fn own_sessions(ctx: &Ctx) -> Result<Filter> {
+    let uid = ctx.auth.user_id().ok_or_else(Error::invalid_session)?;
+    Ok(Filter::eq(
+        "user",
+        crate::query::Scalar::Pointer {
+            class: "_User".into(),
+            id: uid.into(),
+        },
+    ))
 }
 
 /// The `ACL`, `_rperm` and `_wperm` updates for an ACL value (`null` removes the ACL: public).

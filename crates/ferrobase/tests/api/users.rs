@@ -229,6 +229,16 @@ async fn sessions_are_private_and_revocable() {
     assert_parse_error(&app.get("/sessions", As::Public).await, 400, 209);
     let sid = me["objectId"].as_str().expect("id").to_string();
     assert_parse_error(
+        &app.put(
+            &format!("/sessions/{sid}"),
+            json!({"installationId": "hijack"}),
+            As::User(&tb),
+        )
+        .await,
+        404,
+        101,
+    );
+    assert_parse_error(
         &app.delete(&format!("/sessions/{sid}"), As::User(&tb)).await,
         404,
         101,
