@@ -131,6 +131,9 @@ fi
 (cd e2e && PARSE_SERVER_URL="$url" PARSE_SERVER_URL_B="$url_b" PARSE_APP_ID=e2eApp \
   PARSE_MASTER_KEY=e2eMasterKey node --test --test-concurrency=1 tests/) 2>&1 | tee -a "$summary"
 
+step "Browser: a <video> element plays and seeks a file served by ferrobase (Debian Chromium)"
+FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/browser/run.sh 2>&1 | tee -a "$summary"
+
 step "Differential query check against the real Parse Server (PostgreSQL peer)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
   echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
