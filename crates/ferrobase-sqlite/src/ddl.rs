@@ -76,6 +76,7 @@ pub fn ensure_class(conn: &Connection, schema: &ClassSchema) -> rusqlite::Result
             continue;
         };
         let mut cols = Vec::new();
+        let mut extra = Vec::new();
         for (k, dir) in keys {
             if dir.is_string() {
                 cols.clear();
@@ -93,10 +94,22 @@ pub fn ensure_class(conn: &Connection, schema: &ClassSchema) -> rusqlite::Result
                     "ASC"
                 }
             ));
+            // The JSON type guard of a comparison (`json_type(…) IN ('integer','real')`), so that
+            // a filtered count is answered from the index alone.
+            if e.starts_with("json_extract(data,'")
+                && !e.ends_with(".iso')")
+                && !e.ends_with(".objectId')")
+            {
+                extra.push(e.replacen("json_extract", "json_type", 1));
+            }
         }
         if cols.is_empty() {
             continue;
         }
+        // Trailing columns keep the index's order for `order` while covering the type guards and
+        // the ACL check (`_rperm`).
+        cols.extend(extra);
+        cols.push("_rperm".into());
         let full = format!("{class}:idx:user:{name}");
         conn.execute_batch(&format!(
             "CREATE INDEX IF NOT EXISTS {} ON {t} ({})",

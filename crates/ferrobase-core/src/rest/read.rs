@@ -121,6 +121,9 @@ impl Core {
         let filter = filter.and(access.filter(&ctx.auth));
         let filter = self.resolve_subqueries(ctx, filter, 0).await?;
         let count = if opts.count {
+            // A filtered count is served from an index that covers the filter and the ACL check.
+            self.auto_index(&schema, &StoreQuery::filter(filter.clone()))
+                .await;
             Some(self.store.count(&schema, &filter, ctx.tx).await?)
         } else {
             None
