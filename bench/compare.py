@@ -159,9 +159,18 @@ class Parse:
         return {"X-Parse-Application-Id": APP, "X-Parse-Session-Token": tok}
 
     def list_ids(self, cls, n_max):
-        st, js, raw = self.admin().req("GET", f"/classes/{cls}?limit={n_max}&keys=objectId")
-        need(st == 200, f"list {cls}", st, raw)
-        return [o["objectId"] for o in js["results"]]
+        # pages of 5,000 by objectId: one huge answer would inflate the server's RSS for the rest of the run
+        a, ids = self.admin(), []
+        while len(ids) < n_max:
+            w = json.dumps({"objectId": {"$gt": ids[-1]}} if ids else {})
+            q = urllib.parse.urlencode({"where": w, "order": "objectId", "limit": min(5000, n_max - len(ids)),
+                                        "keys": "objectId"})
+            st, js, raw = a.req("GET", f"/classes/{cls}?{q}")
+            need(st == 200, f"list {cls}", st, raw)
+            ids += [o["objectId"] for o in js["results"]]
+            if not js["results"]:
+                break
+        return ids
 
     def scenarios(self, rows):
         m = self.mount

@@ -223,8 +223,8 @@ run_scenario() {
       d=(z-a)*hz; o=b-s-w; if (o<0) o=0; printf "%d\t%d\t%d", s*100/d, w*100/d, o*100/d }')
     other=$(cut -f3 <<<"$cpu")
     # another process took CPU during the run: wait for quiet and measure once more (not delete: its
-    # pool is spent)
-    [ "$other" -gt "$QUIET_MAX" ] && [ "$attempt" = 1 ] && [ "$name" != delete ] || break
+    # pool is spent; not once QUIET_BUDGET is used up)
+    [ "$other" -gt "$QUIET_MAX" ] && [ "$attempt" = 1 ] && [ "$name" != delete ] && [ "$QUIET_SPENT" -lt "$QUIET_BUDGET" ] || break
     log "$s $name: other processes took ${other}% of a core during the run; waiting for quiet, then once more"
     wait_quiet "$s.$name"
   done
