@@ -461,15 +461,9 @@ impl Core {
         let Some(min_rows) = self.config.auto_index_min_rows else {
             return;
         };
-        let mut fields: Vec<String> = query.order.iter().take(1).map(|k| k.path.clone()).collect();
-        if let Filter::And(items) = &query.filter {
-            fields.extend(items.iter().filter_map(indexable_path));
-        } else if let Some(p) = indexable_path(&query.filter) {
-            fields.push(p);
-        }
-        for field in fields {
-            let scalar = matches!(
-                schema.field(&field),
+        let scalar = |f: &str| {
+            matches!(
+                schema.field(f),
                 Some(
                     FieldType::String
                         | FieldType::Number
@@ -477,23 +471,53 @@ impl Core {
                         | FieldType::Boolean
                         | FieldType::Pointer(_)
                 )
-            );
+            ) && !matches!(f, "objectId" | "createdAt" | "updatedAt")
+        };
+        let conds: Vec<&Filter> = match &query.filter {
+            Filter::And(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let order = query
+            .order
+            .first()
+            .map(|k| k.path.clone())
+            .filter(|p| scalar(p));
+        // Candidates: `equality field + sort field` (one index serves both), then each field.
+        let mut candidates: Vec<Vec<String>> = Vec::new();
+        if let Some(o) = &order {
+            for c in &conds {
+                if let Filter::Field {
+                    path,
+                    cond: Cond::Eq(_),
+                } = c
+                {
+                    if scalar(path) && path != o {
+                        candidates.push(vec![path.clone(), o.clone()]);
+                    }
+                }
+            }
+            candidates.push(vec![o.clone()]);
+        }
+        candidates.extend(
+            conds
+                .iter()
+                .filter_map(|c| indexable_path(c))
+                .filter(|p| scalar(p))
+                .map(|p| vec![p]),
+        );
+        for keys in candidates {
             let covered = schema.indexes.values().any(|spec| {
                 spec.as_object()
-                    .and_then(|o| o.keys().next())
-                    .is_some_and(|k| *k == field)
+                    .is_some_and(|o| o.keys().take(keys.len()).eq(keys.iter()))
             });
-            if !scalar
-                || covered
-                || matches!(field.as_str(), "objectId" | "createdAt" | "updatedAt")
-            {
+            if covered {
                 continue;
             }
-            let key = (schema.class_name.clone(), field.clone());
+            let key = (schema.class_name.clone(), keys.join(","));
             let first_time = self
                 .auto_indexed
                 .lock()
-                .map(|mut seen| seen.insert(key))
+                .map(|mut seen| seen.insert(key.clone()))
                 .unwrap_or(false);
             if !first_time {
                 continue;
@@ -506,27 +530,29 @@ impl Core {
             if rows < min_rows {
                 if let Ok(mut seen) = self.auto_indexed.lock() {
                     // Look again once the class has grown.
-                    seen.remove(&(schema.class_name.clone(), field.clone()));
+                    seen.remove(&key);
                 }
-                continue;
+                return;
             }
             let _guard = self.schema_changes.lock().await;
             let Some(current) = self.schema(&schema.class_name) else {
-                continue;
+                return;
             };
             let mut next = (*current).clone();
-            next.indexes.insert(
-                format!("auto_{field}"),
-                serde_json::json!({ field.clone(): 1 }),
-            );
+            let spec: serde_json::Map<String, Value> =
+                keys.iter().map(|k| (k.clone(), Value::from(1))).collect();
+            let name = format!("auto_{}", keys.join("_"));
+            next.indexes.insert(name.clone(), Value::Object(spec));
             match self.store_schema(next, None).await {
                 Ok(_) => {
-                    tracing::info!(class = %schema.class_name, field = %field, rows, "created an automatic index")
+                    tracing::info!(class = %schema.class_name, index = %name, rows, "created an automatic index")
                 }
                 Err(e) => {
-                    tracing::warn!(class = %schema.class_name, field = %field, error = %e, "automatic index failed")
+                    tracing::warn!(class = %schema.class_name, index = %name, error = %e, "automatic index failed")
                 }
             }
+            // One index per query: the next query sees the new schema.
+            return;
         }
     }
 

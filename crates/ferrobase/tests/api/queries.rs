@@ -547,6 +547,22 @@ async fn fields_queried_on_large_classes_are_indexed_automatically() {
         "{schema}"
     );
     assert!(schema["indexes"].get("auto_tag").is_none());
+    // Equality + sort: one compound index serves both.
+    app.query(
+        "Auto",
+        &[
+            ("where", json!({"tag": "t"}).to_string()),
+            ("order", "-price".into()),
+        ],
+        As::Public,
+    )
+    .await;
+    let (_, schema) = app.get("/schemas/Auto", As::Master).await;
+    assert_eq!(
+        schema["indexes"]["auto_tag_price"],
+        json!({"tag": 1, "price": 1}),
+        "{schema}"
+    );
     // Small classes are left alone.
     let small = spawn().await;
     small.create("Tiny", json!({"price": 1})).await;
