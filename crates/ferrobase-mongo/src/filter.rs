@@ -139,39 +139,24 @@ impl Translator<'_> {
         Bson::Array(vs.iter().map(|v| self.value(path, v)).collect())
     }
 
+    /// `{"$and" | "$or" | "$nor": [each sub-filter]}`.
+    fn combine(&self, op: &str, items: &[Filter]) -> Document {
+        let subs: Vec<Bson> = items
+            .iter()
+            .map(|x| Bson::Document(self.filter(x)))
+            .collect();
+        doc! { op: subs }
+    }
+
     pub fn filter(&self, f: &Filter) -> Document {
         match f {
             Filter::True => Document::new(),
-            Filter::And(items) => {
-                if items.is_empty() {
-                    return Document::new();
-                }
-                let subs: Vec<Bson> = items
-                    .iter()
-                    .map(|x| Bson::Document(self.filter(x)))
-                    .collect();
-                doc! {"$and": subs}
-            }
-            Filter::Or(items) => {
-                if items.is_empty() {
-                    return never();
-                }
-                let subs: Vec<Bson> = items
-                    .iter()
-                    .map(|x| Bson::Document(self.filter(x)))
-                    .collect();
-                doc! {"$or": subs}
-            }
-            Filter::Nor(items) => {
-                if items.is_empty() {
-                    return Document::new();
-                }
-                let subs: Vec<Bson> = items
-                    .iter()
-                    .map(|x| Bson::Document(self.filter(x)))
-                    .collect();
-                doc! {"$nor": subs}
-            }
+            Filter::And(items) if items.is_empty() => Document::new(),
+            Filter::Or(items) if items.is_empty() => never(),
+            Filter::Nor(items) if items.is_empty() => Document::new(),
+            Filter::And(items) => self.combine("$and", items),
+            Filter::Or(items) => self.combine("$or", items),
+            Filter::Nor(items) => self.combine("$nor", items),
             Filter::ReadableBy(p) | Filter::WritableBy(p) => {
                 let key = if matches!(f, Filter::ReadableBy(_)) {
                     "_rperm"

@@ -204,10 +204,7 @@ impl Conn {
                 let m = format!("No enum match for: \"{other}\"");
                 self.push_error(code::INTERNAL, &m, true, None).await
             }
-            None => {
-                self.push_error(code::INTERNAL, "Missing required property: op", true, None)
-                    .await
-            }
+            None => self.missing("op").await,
         }
     }
 
@@ -257,6 +254,17 @@ impl Conn {
         self.send_json(&msg).await
     }
 
+    /// Parse's error for a message without a required property.
+    async fn missing(&mut self, property: &str) -> Flow {
+        self.push_error(
+            code::INTERNAL,
+            &format!("Missing required property: {property}"),
+            true,
+            None,
+        )
+        .await
+    }
+
     fn request_id(req: &Value) -> Option<i64> {
         req.get("requestId").and_then(Value::as_i64)
     }
@@ -273,14 +281,7 @@ impl Conn {
                 .await;
         }
         let Some(request_id) = Self::request_id(req) else {
-            return self
-                .push_error(
-                    code::INTERNAL,
-                    "Missing required property: requestId",
-                    true,
-                    None,
-                )
-                .await;
+            return self.missing("requestId").await;
         };
         let Some(query) = req.get("query") else {
             return self
@@ -351,14 +352,7 @@ impl Conn {
                 .await;
         };
         let Some(request_id) = Self::request_id(req) else {
-            return self
-                .push_error(
-                    code::INTERNAL,
-                    "Missing required property: requestId",
-                    true,
-                    None,
-                )
-                .await;
+            return self.missing("requestId").await;
         };
         let Some(old) = self.subs.remove(&request_id) else {
             let m = format!(
