@@ -326,7 +326,8 @@ class Limit:
 
 
 def dialect(kind, base):
-    return {"ferrobase": Parse, "parse": Parse, "pocketbase": PocketBase, "limit": Limit}[kind](base)
+    return {"ferrobase": Parse, "parse": Parse, "pocketbase": PocketBase, "limit": Limit,
+            "ferrobase-ferretdb": Parse, "parse-ferretdb": Parse}[kind](base)
 
 
 # ---------------------------------------------------------------- subcommands
@@ -494,15 +495,17 @@ def cmd_hashcost(a):
 
 def cmd_report(a):
     cols = ["system", "scenario", "rps", "p50", "p99", "requests", "non2xx", "sock", "sockd", "cpu_srv", "cpu_wrk",
-            "cpu_other", "peak_kb", "note"]
+            "cpu_other", "cpu_app", "peak_kb", "note"]
     rows = [dict(zip(cols, l.rstrip("\n").split("\t"))) for l in open(a.results) if l.strip()]
     meta = {}
     for l in open(a.meta):
         if "=" in l:
             k, v = l.rstrip("\n").split("=", 1)
             meta[k] = v
-    systems = [s for s in ["ferrobase", "parse", "pocketbase", "limit"] if any(r["system"] == s for r in rows)]
-    label = {"ferrobase": "ferrobase", "parse": "Parse Server", "pocketbase": "PocketBase", "limit": "limit (raw)"}
+    systems = [s for s in ["ferrobase", "parse", "pocketbase", "limit", "ferrobase-ferretdb", "parse-ferretdb"]
+               if any(r["system"] == s for r in rows)]
+    label = {"ferrobase": "ferrobase", "parse": "Parse Server", "pocketbase": "PocketBase", "limit": "limit (raw)",
+             "ferrobase-ferretdb": "ferrobase on FerretDB", "parse-ferretdb": "Parse Server on FerretDB"}
     R = {(r["system"], r["scenario"]): r for r in rows}
     f = lambda x: float(x) if x not in ("", None, "?") else None
     mib = lambda kb: f"{int(kb) / 1024:.1f}" if kb and kb.isdigit() else (kb or "?")
@@ -528,7 +531,8 @@ def cmd_report(a):
     L.append("## Results")
     L.append("")
     L.append("errors = non-2xx/3xx responses + socket errors (wrk counts every response); server CPU = % of one core "
-             "(machine max " + str(int(meta.get("cores", "2")) * 100) + "%), for Parse Server node + PostgreSQL; "
+             "(machine max " + str(int(meta.get("cores", "2")) * 100) + "%), for Parse Server node + PostgreSQL, "
+             "on FerretDB the server + FerretDB + PostgreSQL, with the server process's own share in brackets; "
              "wrk = the load tool; other = everything else on the machine; peak RSS = the server process's VmHWM during "
              "that scenario (reset before it), for Parse Server the node process only.")
     L.append("")
@@ -541,7 +545,8 @@ def cmd_report(a):
             err = int(r["non2xx"] or 0) + int(r["sock"] or 0)
             e = str(err) + (f" ({r['sockd']})" if r["sockd"] not in ("-", "") else "")
             n = r["note"].replace(";", "; ") if r.get("note") and r["note"] != "-" else ""
-            L.append(f"| {label[s]} | {r['scenario']} | {r['rps']} | {r['p50']} | {r['p99']} | {e} | {r['cpu_srv']}% | "
+            own = f" ({r['cpu_app']}%)" if s.endswith("-ferretdb") or s == "parse" else ""
+            L.append(f"| {label[s]} | {r['scenario']} | {r['rps']} | {r['p50']} | {r['p99']} | {e} | {r['cpu_srv']}%{own} | "
                      f"{r['cpu_wrk']}% | {r['cpu_other']}% | {mib(r['peak_kb'])} | {n} |")
     L.append("")
     L.append("## Start-up and memory")
@@ -564,8 +569,8 @@ def cmd_report(a):
     L.append("|---|---:|---:|---:|---:|")
     scen = [r["scenario"] for r in rows if r["system"] == "ferrobase"]
 
-    def ratio(s, other):
-        a_, b = R.get(("ferrobase", s)), R.get((other, s))
+    def ratio(s, other, mine="ferrobase"):
+        a_, b = R.get((mine, s)), R.get((other, s))
         if not a_ or not b or not f(a_["rps"]) or not f(b["rps"]):
             return None
         return f(a_["rps"]) / f(b["rps"])
@@ -573,6 +578,21 @@ def cmd_report(a):
     for s in scen:
         L.append(f"| {s} | {R[('ferrobase', s)]['rps']} | {fmt(ratio(s, 'parse'))} | {fmt(ratio(s, 'pocketbase'))} | "
                  f"{fmt(ratio(s, 'limit'))} |")
+    if any(x in systems for x in ("ferrobase-ferretdb", "parse-ferretdb")):
+        L.append("")
+        L.append("## MongoDB store (FerretDB)")
+        L.append("")
+        L.append("The same scenarios with ferrobase's MongoDB store and Parse Server's, both on one FerretDB "
+                 "(PostgreSQL backend), next to ferrobase's embedded store; server CPU above includes FerretDB and "
+                 "PostgreSQL.")
+        L.append("")
+        L.append("| scenario | ferrobase embedded req/s | ferrobase on FerretDB req/s | Parse Server on FerretDB req/s "
+                 "| ferrobase / Parse Server, both on FerretDB |")
+        L.append("|---|---:|---:|---:|---:|")
+        for s in dict.fromkeys(r["scenario"] for r in rows if r["system"] in ("ferrobase-ferretdb", "parse-ferretdb")):
+            g = lambda sy: R.get((sy, s), {}).get("rps", "–")
+            L.append(f"| {s} | {g('ferrobase')} | {g('ferrobase-ferretdb')} | {g('parse-ferretdb')} | "
+                     f"{fmt(ratio(s, 'parse-ferretdb', 'ferrobase-ferretdb'))} |")
     L.append("")
     L.append("## Targets")
     L.append("")

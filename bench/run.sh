@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: ferrobase vs Parse Server 9.10 (PostgreSQL) vs PocketBase vs the raw "limit"
 # program, all on 127.0.0.1, the same data, the same scenarios, the same load tool (wrk from Debian).
+# With SYSTEMS including ferrobase-ferretdb and parse-ferretdb, also ferrobase's MongoDB store and
+# Parse Server's, both on one FerretDB 1.24 (PostgreSQL backend, the same PostgreSQL cluster).
 #
 #   bench/run.sh            full run (10 s per scenario after a 3 s warm-up), ~15 min
 #   bench/run.sh --quick    3 s per scenario after a 1 s warm-up, under 5 min
@@ -19,10 +21,11 @@
 # Env: ROWS (10000), DURATION (10; quick 3), WARMUP (3; quick 1), CONNS (32; AUTH_CONNS 8 for signup
 #   and login, whose bcrypt work would otherwise finish in waves longer than a quick run), THREADS (2),
 #   BCRYPT_COST (10, ferrobase; the peers' own default is 10 too, checked on a stored hash),
-#   SYSTEMS ("limit ferrobase parse pocketbase"), SCENARIOS (all), QUIET_WAIT (s to wait for a quiet
+#   SYSTEMS ("limit ferrobase parse pocketbase"; add ferrobase-ferretdb parse-ferretdb for MongoDB, or
+#   SYSTEMS=all), SCENARIOS (all), QUIET_WAIT (s to wait for a quiet
 #   machine: 180; quick 30), QUIET_MAX (% of one core counted as quiet: 40), QUIET_BUDGET (s of waiting in
 #   all: 900; quick 60), OUT_DIR (keep raw wrk output),
-#   ports FB_PORT 18081, PARSE_PORT 1338, PG_PORT 55433, PB_PORT 18090, LIMIT_PORT 18080,
+#   ports FB_PORT 18081, PARSE_PORT 1338, PG_PORT 55433, PB_PORT 18090, LIMIT_PORT 18080, FDB_PORT 27061,
 #   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, RESULTS_FILE.
 set -euo pipefail
 
@@ -45,12 +48,14 @@ BCRYPT_COST=${BCRYPT_COST:-10}
 QUIET_MAX=${QUIET_MAX:-40}
 QUIET_BUDGET=${QUIET_BUDGET:-$([ "$QUICK" = 1 ] && echo 60 || echo 900)}
 SYSTEMS=${SYSTEMS:-limit ferrobase parse pocketbase}
+[ "$SYSTEMS" = all ] && SYSTEMS="limit ferrobase parse pocketbase ferrobase-ferretdb parse-ferretdb"
 SCENARIOS=${SCENARIOS:-}
 FB_PORT=${FB_PORT:-18081}
 PARSE_PORT=${PARSE_PORT:-1338}
 PG_PORT=${PG_PORT:-55433}
 PB_PORT=${PB_PORT:-18090}
 LIMIT_PORT=${LIMIT_PORT:-18080}
+FDB_PORT=${FDB_PORT:-27061}
 PEER_DIR=${BENCH_PEER_DIR:-/tmp/peers-bench}
 BIN=${FERROBASE_BIN:-$ROOT/target/release/ferrobase}
 PB_BIN=${POCKETBASE_BIN:-$HOME/go/bin/base}
@@ -78,6 +83,7 @@ NOTE=0
 note() { NOTE=$((NOTE + 1)); meta "$(printf 'note%02d' "$NOTE")" "$*"; }
 SRV_PID=      # the server process being measured
 PG_STARTED=0  # we started the bench Postgres cluster
+FDB_STARTED=0 # we started the bench FerretDB
 stop_pid() { # stop_pid PID: SIGTERM, 10 s grace, SIGKILL
   local p=$1
   [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 0
@@ -90,6 +96,7 @@ PEER_ENV=(PEER_DIR="$PEER_DIR" PG_PORT="$PG_PORT" PARSE_PORT="$PARSE_PORT")
 cleanup() {
   local rc=$?
   stop_pid "$SRV_PID"
+  [ "$FDB_STARTED" = 1 ] && ferret stop
   if [ "$PG_STARTED" = 1 ]; then env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true; fi
   if [ -n "${OUT_DIR:-}" ]; then mkdir -p "$OUT_DIR" && find "$W" -maxdepth 1 -type f -exec cp {} "$OUT_DIR"/ \; || true; fi
   rm -rf "$W"
@@ -103,7 +110,7 @@ ensure_wrk
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 for s in $SYSTEMS; do
   case $s in
-    ferrobase)
+    ferrobase|ferrobase-ferretdb)
       if [ ! -x "$BIN" ]; then
         log "building ferrobase (cargo build --release)"
         (cd "$ROOT" && cargo build --release)
@@ -115,7 +122,8 @@ for s in $SYSTEMS; do
       fi ;;
     pocketbase)
       if [ -z "${POCKETBASE_BIN:-}" ]; then PEERS=pocketbase bash "$ROOT/scripts/install-go-peers.sh" >/dev/null; fi ;;
-    parse)
+    ferretdb) ;;
+    parse|parse-ferretdb)
       # reuse an existing install of the same peer (node_modules) instead of a fresh npm install
       if [ ! -d "$PEER_DIR/parse/node_modules" ] && [ -d /tmp/peers/parse/node_modules ]; then
         mkdir -p "$PEER_DIR/parse"
@@ -124,7 +132,8 @@ for s in $SYSTEMS; do
     *) echo "unknown system $s" >&2; exit 2 ;;
   esac
 done
-for p in $FB_PORT $PARSE_PORT $PG_PORT $PB_PORT $LIMIT_PORT; do
+case " $SYSTEMS " in *-ferretdb\ *) PEERS=ferretdb bash "$ROOT/scripts/install-go-peers.sh" >/dev/null ;; esac
+for p in $FB_PORT $PARSE_PORT $PG_PORT $PB_PORT $LIMIT_PORT $FDB_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "port $p on 127.0.0.1 is in use; set another (see --help)" >&2; exit 1; fi
 done
 
@@ -178,9 +187,13 @@ tree_ticks() {
   done
   echo $((t + b))
 }
-PM_PID=
+PM_PID=  # PostgreSQL's postmaster, when the system under test uses it
+FDB_PID= # FerretDB, when the system under test uses it
 srv_ticks() {
-  if [ -n "$PM_PID" ]; then echo $(( $(tree_ticks "$SRV_PID") + $(tree_ticks "$PM_PID") )); else stat_ticks "$SRV_PID"; fi
+  local t
+  if [ -n "$PM_PID" ]; then t=$(( $(tree_ticks "$SRV_PID") + $(tree_ticks "$PM_PID") )); else t=$(stat_ticks "$SRV_PID"); fi
+  [ -n "$FDB_PID" ] && t=$((t + $(stat_ticks "$FDB_PID")))
+  echo "$t"
 }
 pg_pss_kb() { # PSS of the Postgres processes (shared buffers counted once)
   local t=0 p
@@ -199,13 +212,45 @@ spawn() {
   IDLE_KB=$(rss_kb "$SRV_PID" VmRSS)
 }
 
+# pg_up: the bench PostgreSQL cluster running (start.sh installs and starts it with a Parse Server, which
+# is stopped again: each system starts its own server so that its start-up is timed); sets PM_PID, PSQL
+pg_up() {
+  log "installing/starting PostgreSQL (+ parse-server, start.sh, PEER_DIR=$PEER_DIR)"
+  PG_STARTED=1
+  env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" >/dev/null
+  RUN_DIR=$PEER_DIR/parse/run
+  stop_pid "$(cat "$RUN_DIR/parse.pid")"
+  PGB=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  PSQL=(psql -X -q -h "$PEER_DIR/pg" -p "$PG_PORT" -U postgres)
+  PM_PID=$(head -1 "$PEER_DIR/pg/data/postmaster.pid")
+}
+pg_down() {
+  env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true
+  PG_STARTED=0; PM_PID=
+}
+# ferret start|stop: FerretDB 1.24 (PostgreSQL backend, a fresh database `ferretdb` in the bench
+# cluster) on FDB_PORT; sets FDB_PID
+ferret() {
+  local env=(FERRETDB_PORT="$FDB_PORT" FERRETDB_DIR="$W/ferretdb" FERRETDB_LOG_LEVEL=WARN)
+  if [ "$1" = start ]; then
+    "${PSQL[@]}" -c "DROP DATABASE IF EXISTS ferretdb WITH (FORCE)" -c "CREATE DATABASE ferretdb OWNER parse" >/dev/null
+    FDB_STARTED=1
+    FDB_PID=$(env "${env[@]}" FERRETDB_POSTGRESQL_URL="postgres://parse:parse@127.0.0.1:$PG_PORT/ferretdb" \
+      bash "$ROOT/scripts/start-ferretdb.sh" start 2>/dev/null | tail -1)
+    meta versions.ferretdb "FerretDB $("${FERRETDB_BIN:-$HOME/go/bin/ferretdb}" --version 2>/dev/null | awk '/^version/{print $2}') (PostgreSQL backend)"
+  else
+    env "${env[@]}" bash "$ROOT/scripts/start-ferretdb.sh" stop >/dev/null 2>&1 || true
+    FDB_STARTED=0; FDB_PID=
+  fi
+}
+
 # run_scenario SYSTEM NAME LUA URL WANT AUTH CHECK
 run_scenario() {
   local s=$1 name=$2 lua=$3 url=$4 auth=$6 check=$7 warm=$WARMUP hdrs=("${BASE_H[@]}") c=$CONNS
   case $name in signup|login) c=$AUTH_CONNS ;; esac
   [ "$auth" = 1 ] && hdrs+=("${AUTH_H[@]}")
   [ "$name" = delete ] && warm=0
-  local s0 b0 t0 s1 b1 t1 wt cpu attempt other notes=()
+  local s0 a0 b0 t0 s1 a1 b1 t1 wt cpu attempt other notes=()
   for attempt in 1 2; do
     drain
     if [ "$warm" -gt 0 ]; then
@@ -213,14 +258,15 @@ run_scenario() {
       drain
     fi
     echo 5 >"/proc/$SRV_PID/clear_refs" 2>/dev/null || true # reset VmHWM: peak of this scenario only
-    s0=$(srv_ticks); b0=$(busy_ticks); t0=$EPOCHREALTIME
+    s0=$(srv_ticks); a0=$(stat_ticks "$SRV_PID"); b0=$(busy_ticks); t0=$EPOCHREALTIME
     /usr/bin/time -f '%U %S' -o "$W/$s.$name.time" \
       wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --timeout 10s --latency -s "$lua" "${hdrs[@]}" "$url" \
       >"$W/$s.$name.txt" 2>&1 || { log "wrk failed for $s $name:"; cat "$W/$s.$name.txt" >&2; }
-    s1=$(srv_ticks); b1=$(busy_ticks); t1=$EPOCHREALTIME
+    s1=$(srv_ticks); a1=$(stat_ticks "$SRV_PID"); b1=$(busy_ticks); t1=$EPOCHREALTIME
     wt=$(awk -v hz="$HZ" '{printf "%d", ($1+$2)*hz}' "$W/$s.$name.time" 2>/dev/null || echo 0)
-    cpu=$(awk -v s="$((s1 - s0))" -v w="$wt" -v b="$((b1 - b0))" -v hz="$HZ" -v a="$t0" -v z="$t1" 'BEGIN{
-      d=(z-a)*hz; o=b-s-w; if (o<0) o=0; printf "%d\t%d\t%d", s*100/d, w*100/d, o*100/d }')
+    # server (with its database processes), wrk, others, and the server process alone
+    cpu=$(awk -v s="$((s1 - s0))" -v w="$wt" -v b="$((b1 - b0))" -v p="$((a1 - a0))" -v hz="$HZ" -v a="$t0" -v z="$t1" 'BEGIN{
+      d=(z-a)*hz; o=b-s-w; if (o<0) o=0; printf "%d\t%d\t%d\t%d", s*100/d, w*100/d, o*100/d, p*100/d }')
     other=$(cut -f3 <<<"$cpu")
     # another process took CPU during the run: wait for quiet and measure once more (not delete: its
     # pool is spent; not once QUIET_BUDGET is used up)
@@ -256,7 +302,7 @@ bench_system() {
   meta "$s.seed_s" "$seed"
   local tok; tok=$(cat "$sw/token")
   case $s in
-    ferrobase|parse) BASE_H=(-H "X-Parse-Application-Id: benchApp"); AUTH_H=(-H "X-Parse-Session-Token: $tok") ;;
+    ferrobase*|parse*) BASE_H=(-H "X-Parse-Application-Id: benchApp"); AUTH_H=(-H "X-Parse-Session-Token: $tok") ;;
     pocketbase) BASE_H=(); AUTH_H=(-H "Authorization: $tok") ;;
     limit) BASE_H=(); AUTH_H=() ;;
   esac
@@ -304,17 +350,10 @@ for s in $SYSTEMS; do
       stop_pid "$SRV_PID"; SRV_PID=
       ;;
     parse)
-      log "parse: installing/starting PostgreSQL + parse-server (start.sh, PEER_DIR=$PEER_DIR)"
-      PG_STARTED=1
-      env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" >/dev/null
-      RUN_DIR=$PEER_DIR/parse/run
-      stop_pid "$(cat "$RUN_DIR/parse.pid")"
+      pg_up
       # fresh database, then start node ourselves to time it (same command line as start.sh)
-      PGB=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-      PSQL=(psql -X -q -h "$PEER_DIR/pg" -p "$PG_PORT" -U postgres)
       "${PSQL[@]}" -c "DROP DATABASE IF EXISTS parse WITH (FORCE)" -c "CREATE DATABASE parse OWNER parse" >/dev/null
       "${PSQL[@]}" -d parse -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null 2>&1 || true
-      PM_PID=$(head -1 "$PEER_DIR/pg/data/postmaster.pid")
       NODE_CMD=(node "$PEER_DIR/parse/node_modules/parse-server/bin/parse-server" config.json)
       log "parse: starting parse-server on :$PARSE_PORT"
       spawn parse "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- "${NODE_CMD[@]}"
@@ -329,8 +368,47 @@ for s in $SYSTEMS; do
       echo "$SRV_PID" >"$RUN_DIR/parse.pid"
       meta parse.restart_ms "$STARTUP_MS"; meta parse.restart_rss_kb "$IDLE_KB"
       stop_pid "$SRV_PID"; SRV_PID=
-      env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true
-      PG_STARTED=0; PM_PID=
+      pg_down
+      ;;
+    ferrobase-ferretdb|parse-ferretdb)
+      pg_up
+      ferret start
+      MONGO="mongodb://127.0.0.1:$FDB_PORT"
+      if [ "$s" = ferrobase-ferretdb ]; then
+        FBM_ARGS=(serve --host 127.0.0.1 --port "$FB_PORT" --data-dir "$W/fbm-data" --app-id benchApp
+          --master-key benchMasterKey --bcrypt-cost "$BCRYPT_COST" --database-uri "$MONGO/ferrobase")
+        log "ferrobase-ferretdb: starting on :$FB_PORT"
+        spawn "$s" "http://127.0.0.1:$FB_PORT/parse/health" -- "$BIN" "${FBM_ARGS[@]}"
+        BASE=http://127.0.0.1:$FB_PORT/parse
+        RESTART=(--  "$BIN" "${FBM_ARGS[@]}")
+        meta "versions.$s" "ferrobase $("$BIN" --version | awk '{print $NF}') on FerretDB"
+      else
+        # Parse Server's own MongoDB adapter on the same FerretDB; FerretDB v1 has no collations
+        # (enableCollationCaseComparison, Parse's switch for such servers) and refuses a TTL index
+        # (e2e/interop/parse-launch.cjs skips it, as in the interop test)
+        mkdir -p "$W/parse-ferretdb"
+        node -e '
+          const c = JSON.parse(require("fs").readFileSync(process.argv[1]));
+          Object.assign(c, {databaseURI: process.argv[2], port: +process.argv[3],
+            serverURL: `http://127.0.0.1:${process.argv[3]}/parse`, publicServerURL: `http://127.0.0.1:${process.argv[3]}/parse`,
+            enableCollationCaseComparison: true});
+          require("fs").writeFileSync(process.argv[4], JSON.stringify(c, null, 2));' \
+          "$RUN_DIR/config.json" "$MONGO/parse" "$PARSE_PORT" "$W/parse-ferretdb/config.json"
+        log "parse-ferretdb: starting parse-server on :$PARSE_PORT"
+        PARSE_DIR=$PEER_DIR/parse spawn "$s" "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- \
+          node "$ROOT/e2e/interop/parse-launch.cjs" "$W/parse-ferretdb/config.json"
+        BASE=http://127.0.0.1:$PARSE_PORT/parse
+        RESTART=(--cwd "$RUN_DIR" -- node "$ROOT/e2e/interop/parse-launch.cjs" "$W/parse-ferretdb/config.json")
+        meta "versions.$s" "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on FerretDB"
+      fi
+      meta "$s.startup_ms" "$STARTUP_MS"; meta "$s.idle_rss_kb" "$IDLE_KB"
+      bench_system "$s" "$BASE"
+      stop_pid "$SRV_PID"; SRV_PID=
+      PARSE_DIR=$PEER_DIR/parse spawn "$s-restart" "${BASE%/parse}/parse/health" "${RESTART[@]}"
+      meta "$s.restart_ms" "$STARTUP_MS"; meta "$s.restart_rss_kb" "$IDLE_KB"
+      stop_pid "$SRV_PID"; SRV_PID=
+      ferret stop
+      pg_down
       ;;
     pocketbase)
       PBD=$W/pb_data

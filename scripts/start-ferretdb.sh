@@ -10,6 +10,8 @@
 #   FERRETDB_DEBUG_ADDR     debug/metrics HTTP listener, "-" disables it (default "-")
 #   FERRETDB_START_TIMEOUT  seconds to wait for the port to accept connections (default 30)
 #   FERRETDB_LOG_LEVEL      DEBUG|INFO|WARN|ERROR (default INFO)
+#   FERRETDB_POSTGRESQL_URL when set, use FerretDB's PostgreSQL backend on that database
+#                           (postgres://user@127.0.0.1:port/db) instead of SQLite files
 #
 # Files in $FERRETDB_DIR: data/ (SQLite files), ferretdb.pid, ferretdb.log
 # Connection string: mongodb://127.0.0.1:$FERRETDB_PORT/?directConnection=true
@@ -74,9 +76,10 @@ do_start() {
 
     log "starting $bin on $HOST:$PORT (data: $DIR/data, log: $LOGFILE)"
     # setsid: own session, so the server outlives this script and its terminal.
+    local backend=(--handler=sqlite --sqlite-url="file:$DIR/data/")
+    [[ -n "${FERRETDB_POSTGRESQL_URL:-}" ]] && backend=(--handler=postgresql --postgresql-url="$FERRETDB_POSTGRESQL_URL")
     setsid nohup "$bin" \
-        --handler=sqlite \
-        --sqlite-url="file:$DIR/data/" \
+        "${backend[@]}" \
         --state-dir="$DIR" \
         --listen-addr="$HOST:$PORT" \
         --debug-addr="$DEBUG_ADDR" \

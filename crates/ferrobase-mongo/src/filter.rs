@@ -398,6 +398,44 @@ pub fn text_fields(f: &Filter, out: &mut Vec<String>) {
     }
 }
 
+/// FerretDB v1 answers a filter from its `_id` index only when the filter is exactly
+/// `{_id: "<id>"}` (SQLite backend) or has `_id` at the top level (PostgreSQL backend); Parse's
+/// usual `{_id, _rperm: {$in: [...]}}` makes it decode every document of the collection in Go.
+/// For a filter that is an objectId equality plus ACL checks, this returns the id and the ACL
+/// checks, to be finished in Rust on the one document fetched.
+pub fn by_id_with_perms(f: &Filter) -> Option<(String, Vec<Residual>)> {
+    let mut parts = Vec::new();
+    conjuncts(f, &mut parts);
+    let mut id = None;
+    let mut perms = Vec::new();
+    for p in parts {
+        match p {
+            Filter::Field {
+                path,
+                cond: Cond::Eq(Scalar::String(v)),
+            } if path == "objectId" && id.is_none() => id = Some(v.clone()),
+            Filter::ReadableBy(who) => perms.push(Residual::Perm {
+                key: "_rperm",
+                principals: who.clone(),
+            }),
+            Filter::WritableBy(who) => perms.push(Residual::Perm {
+                key: "_wperm",
+                principals: who.clone(),
+            }),
+            Filter::True => {}
+            _ => return None,
+        }
+    }
+    id.map(|id| (id, perms))
+}
+
+fn conjuncts<'a>(f: &'a Filter, out: &mut Vec<&'a Filter>) {
+    match f {
+        Filter::And(items) => items.iter().for_each(|i| conjuncts(i, out)),
+        other => out.push(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +470,32 @@ mod tests {
     fn regex_flags_and_escape() {
         assert_eq!(split_flags("(?i)^x"), ("^x", "i".to_string()));
         assert_eq!(regex_escape("a.b+c"), "a\\.b\\+c");
+    }
+
+    #[test]
+    fn by_id_with_perms_only_for_an_id_and_acl_checks() {
+        let id = Filter::Field {
+            path: "objectId".into(),
+            cond: Cond::Eq(Scalar::String("abc".into())),
+        };
+        let read = Filter::ReadableBy(vec!["*".into(), "u1".into()]);
+        let f = Filter::And(vec![Filter::And(vec![id.clone()]), read.clone()]);
+        let (got, perms) = by_id_with_perms(&f).expect("id + ACL");
+        assert_eq!(got, "abc");
+        assert_eq!(perms.len(), 1);
+        let mut o = ferrobase_core::types::Object::new();
+        assert!(perms[0].matches(&o), "no ACL: readable");
+        o.insert("_rperm".into(), serde_json::json!(["u2"]));
+        assert!(!perms[0].matches(&o));
+        o.insert("_rperm".into(), serde_json::json!(["u2", "u1"]));
+        assert!(perms[0].matches(&o));
+        o.insert("_rperm".into(), serde_json::json!([]));
+        assert!(!perms[0].matches(&o), "empty ACL: nobody");
+        let other = Filter::Field {
+            path: "price".into(),
+            cond: Cond::Eq(Scalar::Null),
+        };
+        assert!(by_id_with_perms(&Filter::And(vec![id, read, other])).is_none());
+        assert!(by_id_with_perms(&Filter::ReadableBy(vec![])).is_none());
     }
 }

@@ -91,6 +91,12 @@ fn db_err(e: mongodb::error::Error) -> Error {
     Error::internal(e)
 }
 
+fn residual_in_write() -> Error {
+    Error::invalid_query(
+        "geo and $containedBy conditions are not supported in writes on this MongoDB server",
+    )
+}
+
 fn duplicate() -> Error {
     Error::new(
         code::DUPLICATE_VALUE,
@@ -190,20 +196,30 @@ impl MongoStore {
             .ok_or_else(|| Error::internal("unknown transaction"))
     }
 
-    /// Translates a filter, first looking the relation filters up in their join collections.
-    async fn filter_doc(
+    /// The filter of a write, and whether the write may go ahead. A filter by id whose ACL
+    /// checks are left to Rust (FerretDB, see [`filter::by_id_with_perms`]) is checked here on
+    /// the stored document; callers hold the node's write lock, so the document cannot change
+    /// between this check and the write.
+    async fn write_filter(
         &self,
         schema: &ClassSchema,
         f: &Filter,
-        counting: bool,
-    ) -> Result<Document> {
-        let (d, residual) = self.filter_parts(schema, f, counting).await?;
-        if !residual.is_empty() {
-            return Err(Error::invalid_query(
-                "geo and $containedBy conditions are not supported in writes on this MongoDB server",
-            ));
+        sess: &Option<Session>,
+    ) -> Result<(Document, bool)> {
+        let (d, residual) = self.filter_parts(schema, f, false).await?;
+        if residual.is_empty() {
+            return Ok((d, true));
         }
-        Ok(d)
+        if !residual.iter().all(|r| matches!(r, Residual::Perm { .. })) {
+            return Err(residual_in_write());
+        }
+        let found =
+            run!(sess, self.coll(&schema.class_name).find_one(d.clone())).map_err(db_err)?;
+        let allowed = found.is_some_and(|doc| {
+            let obj = encode::from_document(schema, &doc);
+            residual.iter().all(|r| r.matches(&obj))
+        });
+        Ok((d, allowed))
     }
 
     /// The query document and the checks left for Rust (FerretDB: geo, `$containedBy`).
@@ -213,6 +229,11 @@ impl MongoStore {
         f: &Filter,
         counting: bool,
     ) -> Result<(Document, Vec<Residual>)> {
+        if self.write_lock.is_some() {
+            if let Some((id, perms)) = filter::by_id_with_perms(f) {
+                return Ok((doc! {"_id": id}, perms));
+            }
+        }
         let mut rels = Vec::new();
         filter::relation_filters(f, &mut rels);
         let mut resolved = Vec::with_capacity(rels.len());
@@ -759,9 +780,12 @@ impl Storage for MongoStore {
         updates: &Updates,
         tx: Option<TxId>,
     ) -> Result<Option<Updated>> {
-        let f = self.filter_doc(schema, filter, false).await?;
         let sess = self.session(tx)?;
         let _serial = self.serialise().await;
+        let (f, allowed) = self.write_filter(schema, filter, &sess).await?;
+        if !allowed {
+            return Ok(None);
+        }
         if !self.collation && schema.class_name == "_User" {
             let mut changed = Object::new();
             for (k, op) in updates {
@@ -805,10 +829,13 @@ impl Storage for MongoStore {
     }
 
     async fn delete(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
-        let f = self.filter_doc(schema, filter, false).await?;
         let coll = self.coll(&schema.class_name);
         let sess = self.session(tx)?;
         let _serial = self.serialise().await;
+        let (f, allowed) = self.write_filter(schema, filter, &sess).await?;
+        if !allowed {
+            return Ok(0);
+        }
         let r = run!(sess, coll.delete_many(f)).map_err(db_err)?;
         Ok(r.deleted_count)
     }
@@ -837,7 +864,8 @@ impl Storage for MongoStore {
     }
 
     async fn explain(&self, schema: &ClassSchema, query: &StoreQuery) -> Result<Vec<String>> {
-        let f = self.filter_doc(schema, &query.filter, false).await?;
+        // The query sent; checks left to Rust (FerretDB) are not part of the server's plan.
+        let (f, _) = self.filter_parts(schema, &query.filter, false).await?;
         let sort = self.translator(schema).sort(&query.order);
         let mut find = doc! {"find": schema.class_name.clone(), "filter": f};
         if !sort.is_empty() {

@@ -31,6 +31,12 @@ pub enum Residual {
         path: String,
         point: GeoPoint,
     },
+    /// An ACL check (`_rperm`/`_wperm` missing, or holding one of these principals), finished
+    /// in Rust when FerretDB is sent a bare `{_id}` it can answer from its index.
+    Perm {
+        key: &'static str,
+        principals: Vec<String>,
+    },
 }
 
 /// Great-circle distance in radians (the core's, shared with SQLite and the matcher).
@@ -61,6 +67,14 @@ fn same(a: &Value, b: &Value) -> bool {
 impl Residual {
     pub fn matches(&self, obj: &Object) -> bool {
         match self {
+            Residual::Perm { key, principals } => match obj.get(*key) {
+                None | Some(Value::Null) => true,
+                Some(Value::Array(items)) => items.iter().any(|i| {
+                    i.as_str()
+                        .is_some_and(|s| principals.iter().any(|p| p == s))
+                }),
+                Some(_) => false,
+            },
             Residual::ContainedBy { path, values } => match get_path(obj, path) {
                 Some(Value::Array(items)) => {
                     items.iter().all(|i| values.iter().any(|v| same(i, v)))
