@@ -34,6 +34,37 @@ def matches(rows):  # rows with price > 10
 
 
 WRITE_BODY = {"name": "bench-write", "price": 42.5, "category": "tools", "n": 1}
+MB = 1 << 20
+RANGE = (MB // 2, MB // 2 + MB - 1)  # 1 MB out of the middle of a 2 MB file
+BOUNDARY = "benchboundary7d1f"
+
+
+class Raw:
+    """A request body that is not JSON: prefix + size × "x" + suffix (wrk builds it with string.rep)."""
+
+    def __init__(self, size, prefix="", suffix=""):
+        self.size, self.prefix, self.suffix = size, prefix, suffix
+
+    def bytes(self):
+        return (self.prefix + "x" * self.size + self.suffix).encode()
+
+    def lua(self):
+        return f'{lua_q(self.prefix)} .. string.rep("x", {self.size}) .. {lua_q(self.suffix)}'
+
+
+def wanted(name, only):
+    return not only or name in only
+
+
+def multipart(field, filename, size):
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            "Content-Type: text/plain\r\n\r\n")
+    return Raw(size, head, f"\r\n--{BOUNDARY}--\r\n"), {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def lua_q(s):
+    """A Lua string literal with escapes (long brackets would turn \\r\\n into \\n)."""
+    return '"' + "".join("\\" + c if c in '"\\' else {"\r": "\\r", "\n": "\\n"}.get(c, c) for c in s) + '"'
 
 
 class Client:
@@ -48,7 +79,9 @@ class Client:
         h = dict(self.headers)
         h.update(headers or {})
         data = None
-        if body is not None:
+        if isinstance(body, Raw):
+            data = body.bytes()
+        elif body is not None:
             data = json.dumps(body)
             h["Content-Type"] = "application/json"
         for attempt in (1, 2):
@@ -172,7 +205,7 @@ class Parse:
                 break
         return ids
 
-    def scenarios(self, rows):
+    def scenarios(self, rows, only=None):
         m = self.mount
         w = json.dumps({"price": {"$gt": 10}})
         q = lambda **kw: urllib.parse.urlencode(dict(where=w, **kw))
@@ -199,7 +232,16 @@ class Parse:
              '{"username":"%s","password":"' + PW + '"}', 201, lambda j: "sessionToken" in j, False),
             ("login", "static", "POST", f"{m}/login", {"username": USER, "password": PW}, 200,
              lambda j: "sessionToken" in j, False),
+            ("file_upload", "static", "POST", f"{m}/files/bench.txt", Raw(MB), 201, lambda j: "url" in j, True,
+             {"Content-Type": "text/plain"}),
+            ("file_range", "static", "GET", self.range_file() if wanted("file_range", only) else "", None, 206,
+             lambda j: True, True, {"Range": f"bytes={RANGE[0]}-{RANGE[1]}"}),
         ]
+
+    def range_file(self):
+        st, js, raw = self.admin().req("POST", "/files/range.txt", Raw(2 * MB), {"Content-Type": "text/plain"})
+        need(st == 201, "upload the 2 MB file for file_range", st, raw)
+        return urllib.parse.urlsplit(js["url"]).path
 
     def one_deletable(self, tok):
         st, js, raw = self.admin().req("POST", "/classes/BenchWrite", WRITE_BODY)
@@ -243,7 +285,8 @@ class PocketBase:
         need(st == 200, "create collection BenchCat", st, raw)
         cat_col = js["id"]
         for name, fields in (("BenchItem", f4 + [{"name": "cat", "type": "relation", "collectionId": cat_col,
-                                                   "maxSelect": 1}]), ("BenchWrite", f4)):
+                                                   "maxSelect": 1}]), ("BenchWrite", f4),
+                             ("BenchFile", [{"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 4 * MB}])):
             st, js, raw = a.req("POST", "/api/collections", dict(name=name, type="base", fields=fields, **rules))
             need(st == 200, f"create collection {name}", st, raw)
         cat_ids = parallel_batches(self.admin, self.batch_send("BenchCat"), cat_batches())
@@ -274,7 +317,7 @@ class PocketBase:
                 return ids
             page += 1
 
-    def scenarios(self, rows):
+    def scenarios(self, rows, only=None):
         c = "/api/collections"
         f = "filter=" + urllib.parse.quote("(price>10)")
         batch = {"requests": [{"method": "POST", "url": f"{c}/BenchWrite/records", "body": WRITE_BODY}] * 50}
@@ -301,7 +344,17 @@ class PocketBase:
              lambda j: "id" in j, False),
             ("login", "static", "POST", f"{c}/users/auth-with-password", {"identity": EMAIL, "password": PW}, 200,
              lambda j: "token" in j, False),
+            ("file_upload", "static", "POST", f"{c}/BenchFile/records", multipart("doc", "bench.txt", MB)[0], 200,
+             lambda j: bool(j.get("doc")), True, multipart("doc", "bench.txt", MB)[1]),
+            ("file_range", "static", "GET", self.range_file() if wanted("file_range", only) else "", None, 206,
+             lambda j: True, True, {"Range": f"bytes={RANGE[0]}-{RANGE[1]}"}),
         ]
+
+    def range_file(self):
+        body, h = multipart("doc", "range.txt", 2 * MB)
+        st, js, raw = self.admin().req("POST", "/api/collections/BenchFile/records", body, h)
+        need(st == 200, "upload the 2 MB file for file_range", st, raw)
+        return f"/api/files/BenchFile/{js['id']}/{js['doc']}"
 
     def one_deletable(self, tok):
         st, js, raw = self.admin().req("POST", "/api/collections/BenchWrite/records", WRITE_BODY)
@@ -321,7 +374,7 @@ class Limit:
     def auth_headers(self, tok):
         return {}
 
-    def scenarios(self, rows):
+    def scenarios(self, rows, only=None):
         return [("get_by_id", "rand", "GET", "/obj/", None, 200, lambda j: "price" in j, False)]
 
 
@@ -382,13 +435,20 @@ def cmd_scenarios(a):
     only = set(a.only.split(",")) if a.only else None
     out = []
     bad = 0
-    for name, kind, method, path, body, want, check, auth in d.scenarios(a.rows):
+    for name, kind, method, path, body, want, check, auth, *more in d.scenarios(a.rows, only):
         if only and name not in only:
             continue
-        bs = body if isinstance(body, str) or body is None else json.dumps(body)
-        hdr = ["wrk.headers['Content-Type'] = 'application/json'"] if bs is not None else []
+        extra = more[0] if more else {}  # request headers of this scenario (file uploads, Range)
+        if isinstance(body, Raw):
+            lbody = body.lua()
+        else:
+            bs = body if isinstance(body, str) or body is None else json.dumps(body)
+            lbody = lua_str(bs) if bs is not None else "nil"
+        hdr = [f"wrk.headers[{lua_q(k)}] = {lua_q(v)}" for k, v in extra.items()]
+        if body is not None and "Content-Type" not in extra:
+            hdr.append("wrk.headers['Content-Type'] = 'application/json'")
         idsrc = os.path.join(a.work, "pool.txt") if kind == "seq" else ids_file
-        lua = hdr + [f"local body = {lua_str(bs) if bs is not None else 'nil'}"]
+        lua = hdr + [f"local body = {lbody}"]
         if kind == "static":
             lua += [f"wrk.method = '{method}'", "wrk.body = body"]
         else:
@@ -416,6 +476,7 @@ def cmd_scenarios(a):
             f.write("\n".join(lua) + "\n")
         # --- one request with the same headers, exact status and body checked
         h = d.auth_headers(tok) if auth else ({"X-Parse-Application-Id": APP} if isinstance(d, Parse) else {})
+        h.update(extra)
         c = Client(a.base, h)
         p = path
         if kind == "rand":
@@ -431,7 +492,7 @@ def cmd_scenarios(a):
         c.path = ""
         st, js, raw = c.req(method, p, b)
         try:
-            ok = st == want and (want == 204 or check(js))
+            ok = st == want and (want == 204 or check(js)) and (want != 206 or len(raw) == RANGE[1] - RANGE[0] + 1)
         except Exception:  # noqa
             ok = False
         if not ok:

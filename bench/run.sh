@@ -343,6 +343,7 @@ for s in $SYSTEMS; do
       meta ferrobase.startup_ms "$STARTUP_MS"; meta ferrobase.idle_rss_kb "$IDLE_KB"
       meta versions.ferrobase "ferrobase $("$BIN" --version | awk '{print $NF}') (embedded store)"
       bench_system ferrobase "http://127.0.0.1:$FB_PORT/parse"
+      rm -rf "$W/fb-data/files" # the file_upload scenario's gigabytes
       meta ferrobase.hash "bcrypt cost $("${PY[@]}" hashcost "$W"/fb-data/*.sqlite "$W"/fb-data/*.sqlite-wal)"
       stop_pid "$SRV_PID"; SRV_PID=
       spawn ferrobase-restart "http://127.0.0.1:$FB_PORT/parse/health" -- "$BIN" "${FB_ARGS[@]}"
@@ -361,6 +362,7 @@ for s in $SYSTEMS; do
       meta parse.startup_ms "$STARTUP_MS"; meta parse.idle_rss_kb "$IDLE_KB"; meta parse.pg_idle_pss_kb "$(pg_pss_kb)"
       meta versions.parse "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on node $(node --version), PostgreSQL $("$PGB/postgres" --version | awk '{print $3}')"
       bench_system parse "http://127.0.0.1:$PARSE_PORT/parse"
+      rm -rf "$RUN_DIR/files"
       meta parse.pg_pss_kb "$(pg_pss_kb)"
       meta parse.hash "bcrypt cost $("${PSQL[@]}" -d parse -tAc "select substr(\"_hashed_password\",5,2) from \"_User\" limit 1" | sed 's/^0//')"
       stop_pid "$SRV_PID"; SRV_PID=
@@ -403,6 +405,7 @@ for s in $SYSTEMS; do
       fi
       meta "$s.startup_ms" "$STARTUP_MS"; meta "$s.idle_rss_kb" "$IDLE_KB"
       bench_system "$s" "$BASE"
+      rm -rf "$W/fbm-data/files" "$RUN_DIR/files"
       stop_pid "$SRV_PID"; SRV_PID=
       PARSE_DIR=$PEER_DIR/parse spawn "$s-restart" "${BASE%/parse}/parse/health" "${RESTART[@]}"
       meta "$s.restart_ms" "$STARTUP_MS"; meta "$s.restart_rss_kb" "$IDLE_KB"
@@ -418,6 +421,7 @@ for s in $SYSTEMS; do
       meta pocketbase.startup_ms "$STARTUP_MS"; meta pocketbase.idle_rss_kb "$IDLE_KB"
       meta versions.pocketbase "PocketBase $(go version -m "$PB_BIN" 2>/dev/null | awk '$1=="mod" && $2=="github.com/pocketbase/pocketbase"{print $3}') (examples/base, $(go version -m "$PB_BIN" 2>/dev/null | awk 'NR==1{print $2}'))"
       bench_system pocketbase "http://127.0.0.1:$PB_PORT"
+      rm -rf "$PBD/storage"
       meta pocketbase.hash "bcrypt cost $("${PY[@]}" hashcost "$PBD/data.db" "$PBD/data.db-wal")"
       stop_pid "$SRV_PID"; SRV_PID=
       spawn pocketbase-restart "http://127.0.0.1:$PB_PORT/api/health" -- "$PB_BIN" serve --http "127.0.0.1:$PB_PORT" --dir "$PBD"
@@ -432,6 +436,7 @@ note "ferrobase indexes a field automatically the first time a query filters or 
 note "Each request carries the bench user's session (X-Parse-Session-Token; PocketBase: Authorization token, every bench collection's rules are \`@request.auth.id != ''\`); signup and login carry none. Data: BenchItem(name, price, category, n, cat → BenchCat) with $ROWS rows, price = i mod 1000 + 0.5, query = price > 10 (99 % match), limit 20."
 note "PocketBase equivalents: query = list with filter=(price>10)&perPage=20&skipTotal=1; count = the same with perPage=1&fields=id (its totalItems; it has no count-only request); include = expand=cat; users_me = POST auth-refresh (also signs a new token); batch50 = /api/batch (always one transaction; Parse/ferrobase /batch are not); signup = create in users (no token returned; Parse and ferrobase also open a session); it logs every request to its auxiliary.db (its default)."
 note "delete: no warm-up; each id is deleted once from a pool of BenchWrite objects (made by create/batch50, topped up): ferrobase $(grep '^ferrobase.delete_pool=' "$META" | cut -d= -f2), Parse Server $(grep '^parse.delete_pool=' "$META" | cut -d= -f2), PocketBase $(grep '^pocketbase.delete_pool=' "$META" | cut -d= -f2) ids."
+note "file_upload = POST of a 1 MB text file (Parse/ferrobase: /files/bench.txt with the session; PocketBase: a BenchFile record with a 1 MB multipart file field); file_range = GET with Range: bytes=524288-1572863 (1 MB out of a 2 MB file uploaded before). Parse Server's default files adapter (@parse/fs-files-adapter) ignores Range: it answers 200 with the whole 2 MB file, so its file_range check is marked failed and each of its responses carries twice the bytes. Uploaded files are deleted after each system (disk)."
 note "limit is the 40-line axum + SQLite program (no auth, no ACL, no schema): point reads of its own 10,000 rows whatever ROWS is; its start-up includes seeding them."
 note "Start-up = exec to the first HTTP 200 on the health URL, polled every 2 ms (Parse Server: node only, PostgreSQL already running; PocketBase: the data dir was initialised by \`superuser upsert\` before)."
 mkdir -p "$(dirname "$RESULTS_FILE")"
