@@ -24,7 +24,7 @@ use serde_json::Value;
 use sql::ident;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use writer::{Done, Job, Msg};
 
 pub use sql::sort_expr;
@@ -93,33 +93,27 @@ fn open(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Reader connections, checked out one per query.
+/// Reader connections, checked out one per query. Queries wait for a connection on the async
+/// `permits` (one per connection), not on a blocking thread: under load, threads parked on a
+/// condvar cost more CPU (futex wake-ups, ~20 % of a query in perf) than the queries themselves.
 struct Readers {
     conns: Mutex<Vec<Connection>>,
-    available: Condvar,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Readers {
+    /// Runs `f` on a free connection; the caller holds one of `permits`, so there is one.
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut guard = self
+        let conn = self
             .conns
             .lock()
-            .map_err(|_| Error::internal("reader pool poisoned"))?;
-        let conn = loop {
-            if let Some(c) = guard.pop() {
-                break c;
-            }
-            guard = self
-                .available
-                .wait(guard)
-                .map_err(|_| Error::internal("reader pool poisoned"))?;
-        };
-        drop(guard);
+            .map_err(|_| Error::internal("reader pool poisoned"))?
+            .pop()
+            .ok_or_else(|| Error::internal("no free reader connection"))?;
         let r = f(&conn);
         if let Ok(mut g) = self.conns.lock() {
             g.push(conn);
         }
-        self.available.notify_one();
         r
     }
 }
@@ -154,7 +148,7 @@ impl SqliteStore {
             path,
             readers: Arc::new(Readers {
                 conns: Mutex::new(readers),
-                available: Condvar::new(),
+                permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             }),
             writer: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
@@ -257,9 +251,21 @@ impl SqliteStore {
             return self.write(tx, f).await;
         }
         let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || readers.with(f))
+        let permit = readers
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
+        // The permit moves into the blocking task: if this future is dropped (client gone), the
+        // connection stays counted as busy until the query has finished with it.
+        tokio::task::spawn_blocking(move || {
+            let r = readers.with(f);
+            drop(permit);
+            r
+        })
+        .await
+        .map_err(Error::internal)?
     }
 }
 

@@ -2,6 +2,10 @@ use clap::{Parser, Subcommand};
 use ferrobase::config::{Config, ServeArgs};
 use std::process::ExitCode;
 
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ferrobase",

@@ -114,18 +114,40 @@ pub(crate) fn check_full(schema: &ClassSchema, op: &str, auth: &Auth) -> Result<
 /// of every group the caller belongs to (`*`, their id, their roles, `authenticated`,
 /// `userField:<pointer>` when that field points to them).
 pub(crate) fn protected_fields(schema: &ClassSchema, auth: &Auth, obj: &Object) -> Vec<String> {
+    protected(schema, auth, Some(obj))
+}
+
+/// The protected fields of objects that do not point to the caller (groups other than
+/// `userField:`): queries and sorts on them are refused, so their values cannot leak through
+/// `where`, `order` or `count`.
+pub(crate) fn always_protected(schema: &ClassSchema, auth: &Auth) -> Vec<String> {
+    // Conservative: a field hidden on the objects that do not point to the caller may not be
+    // queried at all, even if `userField:` reveals it on the caller's own objects.
+    protected(schema, auth, None)
+}
+
+/// `protectedFields` for the caller, on `obj` (`None`: ignoring the `userField:` groups).
+fn protected(schema: &ClassSchema, auth: &Auth, obj: Option<&Object>) -> Vec<String> {
     if auth.master {
         return Vec::new();
     }
     let Some(pf) = schema.clp.get("protectedFields").and_then(Value::as_object) else {
         return Vec::new();
     };
+    // The default `{"*": []}` (and any set of empty lists) hides nothing: skip the work that is
+    // otherwise done for every object of every answer.
+    if pf
+        .values()
+        .all(|l| l.as_array().is_none_or(|a| a.is_empty()))
+    {
+        return Vec::new();
+    }
     let principals = auth.principals();
     let uid = auth.user_id();
     let mut result: Option<Vec<String>> = None;
     for (group, list) in pf {
         let applies = if let Some(field) = group.strip_prefix("userField:") {
-            uid.is_some_and(|u| points_to(obj.get(field), u))
+            obj.is_some_and(|o| uid.is_some_and(|u| points_to(o.get(field), u)))
         } else if group == "authenticated" {
             uid.is_some()
         } else {
@@ -141,28 +163,6 @@ pub(crate) fn protected_fields(schema: &ClassSchema, auth: &Auth, obj: &Object) 
         });
     }
     result.unwrap_or_default()
-}
-
-/// The protected fields of objects that do not point to the caller (groups other than
-/// `userField:`): queries and sorts on them are refused, so their values cannot leak through
-/// `where`, `order` or `count`.
-pub(crate) fn always_protected(schema: &ClassSchema, auth: &Auth) -> Vec<String> {
-    if auth.master {
-        return Vec::new();
-    }
-    let Some(pf) = schema.clp.get("protectedFields").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    let mut stripped = schema.clone();
-    let kept: serde_json::Map<String, Value> = pf
-        .iter()
-        .filter(|(k, _)| !k.starts_with("userField:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    stripped.clp["protectedFields"] = Value::Object(kept);
-    // Conservative: a field hidden on the objects that do not point to the caller may not be
-    // queried at all, even if `userField:` reveals it on the caller's own objects.
-    protected_fields(&stripped, auth, &Object::new())
 }
 
 fn points_to(v: Option<&Value>, uid: &str) -> bool {
