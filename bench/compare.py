@@ -679,6 +679,10 @@ def cmd_report(a):
     for k, d in (("startup_ms", "empty data"), ("restart_ms", "seeded data")):
         st = meta.get("ferrobase." + k, "?")
         tgt(f"ferrobase start-up ≤ 50 ms ({d})", f"{st} ms", None if not f(st) else f(st) <= 50)
+    extra = open(a.extra).read().strip() if a.extra and os.path.exists(a.extra) else ""
+    if extra:
+        L.append("")
+        L.append(extra.replace("## LiveQuery", "## LiveQuery fan-out (bench/livequery.sh)", 1))
     L.append("")
     L.append("## Notes")
     L.append("")
@@ -717,6 +721,7 @@ def main():
     p = sp.add_parser("report")
     p.add_argument("--results", required=True)
     p.add_argument("--meta", required=True)
+    p.add_argument("--extra", help="markdown appended before the notes (the LiveQuery table)")
     p.add_argument("--out", required=True)
     a = ap.parse_args()
     globals()["cmd_" + a.cmd](a)

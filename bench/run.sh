@@ -26,7 +26,10 @@
 #   machine: 180; quick 30), QUIET_MAX (% of one core counted as quiet: 40), QUIET_BUDGET (s of waiting in
 #   all: 900; quick 60), OUT_DIR (keep raw wrk output),
 #   ports FB_PORT 18081, PARSE_PORT 1338, PG_PORT 55433, PB_PORT 18090, LIMIT_PORT 18080, FDB_PORT 27061,
-#   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, RESULTS_FILE.
+#   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, RESULTS_FILE,
+#   LIVEQUERY (1: when ferrobase is among SYSTEMS, also bench/livequery.sh — 1,000 subscribers,
+#   LQ_RATE (100) writes/s for DURATION s, ferrobase and, when it is among SYSTEMS, Parse Server's
+#   LiveQuery server — whose table is added to the report; 0: skip).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -431,6 +434,15 @@ for s in $SYSTEMS; do
   esac
 done
 
+# ------------------------------------------------------------------ LiveQuery fan-out
+: >"$W/livequery.md"
+if [ "${LIVEQUERY:-1}" = 1 ] && [[ " $SYSTEMS " == *" ferrobase "* ]] && [ -z "$SCENARIOS" ]; then
+  lq=ferrobase; [[ " $SYSTEMS " == *" parse "* ]] && lq="ferrobase parse"
+  log "LiveQuery fan-out (bench/livequery.sh, $lq)"
+  SYSTEMS=$lq SUBS_LIST=1000 RATE=${LQ_RATE:-100} DURATION=$DURATION QUIET_WAIT=$QUIET_WAIT FERROBASE_BIN=$BIN \
+    bash "$ROOT/bench/livequery.sh" >"$W/livequery.md" || log "bench/livequery.sh failed (its output is in the report)"
+fi
+
 meta versions "$(grep '^versions\.' "$META" | cut -d= -f2- | paste -sd';' | sed 's/;/; /g')"
 note "ferrobase indexes a field automatically the first time a query filters or sorts on it in a class of ≥ 1000 objects: the check request made before the query scenarios creates auto_price, so every ferrobase query figure is with that index (the warm-up matters). Parse Server and PocketBase run with their defaults: no index on price, so their sorted query sorts all matches."
 note "Each request carries the bench user's session (X-Parse-Session-Token; PocketBase: Authorization token, every bench collection's rules are \`@request.auth.id != ''\`); signup and login carry none. Data: BenchItem(name, price, category, n, cat → BenchCat) with $ROWS rows, price = i mod 1000 + 0.5, query = price > 10 (99 % match), limit 20."
@@ -441,6 +453,6 @@ note "limit is the 40-line axum + SQLite program (no auth, no ACL, no schema): p
 note "Start-up = exec to the first HTTP 200 on the health URL, polled every 2 ms (Parse Server: node only, PostgreSQL already running; PocketBase: the data dir was initialised by \`superuser upsert\` before)."
 mkdir -p "$(dirname "$RESULTS_FILE")"
 echo
-"${PY[@]}" report --results "$RES" --meta "$META" --out "$RESULTS_FILE"
+"${PY[@]}" report --results "$RES" --meta "$META" --extra "$W/livequery.md" --out "$RESULTS_FILE"
 echo
 log "written to $RESULTS_FILE"
