@@ -679,7 +679,8 @@ def cmd_report(a):
     for k, d in (("startup_ms", "empty data"), ("restart_ms", "seeded data")):
         st = meta.get("ferrobase." + k, "?")
         tgt(f"ferrobase start-up ≤ 50 ms ({d})", f"{st} ms", None if not f(st) else f(st) <= 50)
-    extra = open(a.extra).read().strip() if a.extra and os.path.exists(a.extra) else ""
+    extra = open(a.extra).read() if a.extra and os.path.exists(a.extra) else ""
+    extra = extra[extra.find("## LiveQuery"):].strip() if "## LiveQuery" in extra else extra.strip()
     if extra:
         L.append("")
         L.append(extra.replace("## LiveQuery", "## LiveQuery fan-out (bench/livequery.sh)", 1))

@@ -240,7 +240,7 @@ ferret() {
     FDB_STARTED=1
     FDB_PID=$(env "${env[@]}" FERRETDB_POSTGRESQL_URL="postgres://parse:parse@127.0.0.1:$PG_PORT/ferretdb" \
       bash "$ROOT/scripts/start-ferretdb.sh" start 2>/dev/null | tail -1)
-    meta versions.ferretdb "FerretDB $("${FERRETDB_BIN:-$HOME/go/bin/ferretdb}" --version 2>/dev/null | awk '/^version/{print $2}') (PostgreSQL backend)"
+    grep -q '^versions.ferretdb=' "$META" || meta versions.ferretdb "FerretDB $("${FERRETDB_BIN:-$HOME/go/bin/ferretdb}" --version 2>/dev/null | awk '/^version/{print $2}') (PostgreSQL backend)"
   else
     env "${env[@]}" bash "$ROOT/scripts/start-ferretdb.sh" stop >/dev/null 2>&1 || true
     FDB_STARTED=0; FDB_PID=
