@@ -27,7 +27,7 @@
 #   all: 900; quick 60), OUT_DIR (keep raw wrk output),
 #   ports FB_PORT 18081, PARSE_PORT 1338, PG_PORT 55433, PB_PORT 18090, LIMIT_PORT 18080, FDB_PORT 27061,
 #   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, RESULTS_FILE,
-#   LIVEQUERY (1: when ferrobase is among SYSTEMS, also bench/livequery.sh — 1,000 subscribers,
+#   LIVEQUERY (full run 1, --quick 0 to stay under 5 min; 1: when ferrobase is among SYSTEMS, also bench/livequery.sh — 1,000 subscribers,
 #   LQ_RATE (100) writes/s for DURATION s, ferrobase and, when it is among SYSTEMS, Parse Server's
 #   LiveQuery server — whose table is added to the report; 0: skip).
 set -euo pipefail
@@ -436,7 +436,7 @@ done
 
 # ------------------------------------------------------------------ LiveQuery fan-out
 : >"$W/livequery.md"
-if [ "${LIVEQUERY:-1}" = 1 ] && [[ " $SYSTEMS " == *" ferrobase "* ]] && [ -z "$SCENARIOS" ]; then
+if [ "${LIVEQUERY:-$((1 - QUICK))}" = 1 ] && [[ " $SYSTEMS " == *" ferrobase "* ]] && [ -z "$SCENARIOS" ]; then
   lq=ferrobase; [[ " $SYSTEMS " == *" parse "* ]] && lq="ferrobase parse"
   log "LiveQuery fan-out (bench/livequery.sh, $lq)"
   SYSTEMS=$lq SUBS_LIST=1000 RATE=${LQ_RATE:-100} DURATION=$DURATION QUIET_WAIT=$QUIET_WAIT FERROBASE_BIN=$BIN \
