@@ -43,6 +43,18 @@ pub trait Storage: Send + Sync + 'static {
         tx: Option<TxId>,
     ) -> Result<Vec<Object>>;
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64>;
+    /// Like `find`, but each object already as its JSON text in the stored (wire) form:
+    /// `objectId`, `createdAt`, `updatedAt` and the stored fields, without `_rperm`/`_wperm`.
+    /// For answers that need nothing removed or added (the caller decides); `None` when the store
+    /// has no such fast path (the caller then uses `find`).
+    async fn find_json(
+        &self,
+        _schema: &ClassSchema,
+        _query: &StoreQuery,
+        _tx: Option<TxId>,
+    ) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
     /// Inserts a new object. A unique-index violation is error 137.
     async fn insert(&self, schema: &ClassSchema, object: Object, tx: Option<TxId>) -> Result<()>;
     /// Atomically applies `updates` to the one object matching `filter` (which names its objectId)

@@ -436,6 +436,30 @@ impl Storage for SqliteStore {
             .await
     }
 
+    async fn find_json(
+        &self,
+        schema: &ClassSchema,
+        query: &StoreQuery,
+        tx: Option<TxId>,
+    ) -> Result<Option<Vec<String>>> {
+        let mut texts = Vec::new();
+        sql::texts_of(&query.filter, &mut texts);
+        if !texts.is_empty() {
+            return Ok(None); // `$text` adds a score: the object path handles it
+        }
+        let (s, _) = select_sql(schema, query);
+        self.read(tx, move |conn| {
+            let mut st = conn.prepare_cached(&s.text).map_err(sql_err)?;
+            let rows = st
+                .query_map(params_from_iter(s.params.iter()), rows::json_from_row)
+                .map_err(sql_err)?;
+            rows.map(|r| r.map_err(sql_err)?)
+                .collect::<Result<Vec<_>>>()
+        })
+        .await
+        .map(Some)
+    }
+
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
         self.ensure_text_indexes(schema, filter, tx).await?;
         let mut s = sql::where_clause(schema, filter);

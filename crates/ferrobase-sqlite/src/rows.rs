@@ -18,6 +18,30 @@ pub fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Object>> {
     Ok(assemble(id, created, updated, rperm, wperm, &data))
 }
 
+/// A row selected with `COLUMNS` as the object's JSON text, without parsing `data`: the three
+/// columns are written in front of the stored fields (`_rperm`/`_wperm` are left out).
+pub fn json_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<String>> {
+    let id: String = row.get(0)?;
+    let created: String = row.get(1)?;
+    let updated: String = row.get(2)?;
+    let data = row.get_ref(5)?.as_str()?;
+    let Some(fields) = data.trim().strip_prefix('{') else {
+        return Ok(Err(Error::internal("stored object is not a JSON object")));
+    };
+    let mut out = String::with_capacity(data.len() + id.len() + 96);
+    out.push_str("{\"objectId\":");
+    out.push_str(&Value::String(id).to_string());
+    out.push_str(",\"createdAt\":");
+    out.push_str(&Value::String(created).to_string());
+    out.push_str(",\"updatedAt\":");
+    out.push_str(&Value::String(updated).to_string());
+    if fields.trim_start() != "}" {
+        out.push(',');
+    }
+    out.push_str(fields);
+    Ok(Ok(out))
+}
+
 fn assemble(
     id: String,
     created: String,

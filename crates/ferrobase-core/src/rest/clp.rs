@@ -126,6 +126,18 @@ pub(crate) fn always_protected(schema: &ClassSchema, auth: &Auth) -> Vec<String>
     protected(schema, auth, None)
 }
 
+/// Whether the class's `protectedFields` can hide anything from anyone (a non-empty list).
+pub(crate) fn hides_any(schema: &ClassSchema) -> bool {
+    schema
+        .clp
+        .get("protectedFields")
+        .and_then(Value::as_object)
+        .is_some_and(|pf| {
+            pf.values()
+                .any(|l| l.as_array().is_none_or(|a| !a.is_empty()))
+        })
+}
+
 /// `protectedFields` for the caller, on `obj` (`None`: ignoring the `userField:` groups).
 fn protected(schema: &ClassSchema, auth: &Auth, obj: Option<&Object>) -> Vec<String> {
     if auth.master {
@@ -136,10 +148,7 @@ fn protected(schema: &ClassSchema, auth: &Auth, obj: Option<&Object>) -> Vec<Str
     };
     // The default `{"*": []}` (and any set of empty lists) hides nothing: skip the work that is
     // otherwise done for every object of every answer.
-    if pf
-        .values()
-        .all(|l| l.as_array().is_none_or(|a| a.is_empty()))
-    {
+    if !hides_any(schema) {
         return Vec::new();
     }
     let principals = auth.principals();

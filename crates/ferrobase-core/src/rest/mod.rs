@@ -13,7 +13,7 @@ mod validate;
 mod write;
 
 pub use output::file_url;
-pub use read::FindOptions;
+pub use read::{FindOptions, FindWire};
 pub use write::WriteResult;
 
 use crate::auth::{Auth, SessionUser};

@@ -8,21 +8,37 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ferrobase_core::rest::FindWire;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-pub(super) async fn find_in(app: &App, req: &ParseRequest, class: &str) -> ApiResult<Json<Value>> {
+pub(super) async fn find_in(app: &App, req: &ParseRequest, class: &str) -> ApiResult<Response> {
     let opts = find_options(req)?;
-    let r = app.core.find(&req.ctx(), class, &opts).await?;
+    let (results, count) = match app.core.find_wire(&req.ctx(), class, &opts).await? {
+        FindWire::Json { results, count } => {
+            // The stored objects' JSON text, written as it is.
+            let len = results.iter().map(|r| r.len() + 1).sum::<usize>() + 40;
+            let mut body = String::with_capacity(len);
+            body.push_str("{\"results\":[");
+            body.push_str(&results.join(","));
+            body.push(']');
+            if let Some(c) = count {
+                body.push_str(&format!(",\"count\":{c}"));
+            }
+            body.push('}');
+            return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+        }
+        FindWire::Objects(r) => (r.results, r.count),
+    };
     let mut out = Map::new();
     out.insert(
         "results".into(),
-        Value::Array(r.results.into_iter().map(Value::Object).collect()),
+        Value::Array(results.into_iter().map(Value::Object).collect()),
     );
-    if let Some(c) = r.count {
+    if let Some(c) = count {
         out.insert("count".into(), json!(c));
     }
-    Ok(Json(Value::Object(out)))
+    Ok(Json(Value::Object(out)).into_response())
 }
 
 /// A 201 with `Location`, as Parse answers creates.
@@ -85,7 +101,7 @@ pub async fn find(
     State(app): State<Arc<App>>,
     Path(class): Path<String>,
     req: ParseRequest,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     find_in(&app, &req, &class).await
 }
 
@@ -122,7 +138,7 @@ pub async fn delete(
     delete_in(&app, &req, &class, &id).await
 }
 
-pub async fn find_roles(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn find_roles(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Response> {
     find_in(&app, &req, "_Role").await
 }
 

@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub async fn find(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {
+pub async fn find(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Response> {
     find_in(&app, &req, "_User").await
 }
 
@@ -67,10 +67,7 @@ pub async fn logout(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult
     Ok(Json(json!({})))
 }
 
-pub async fn find_sessions(
-    State(app): State<Arc<App>>,
-    req: ParseRequest,
-) -> ApiResult<Json<Value>> {
+pub async fn find_sessions(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Response> {
     find_in(&app, &req, "_Session").await
 }
 
