@@ -87,6 +87,11 @@ fn db_err(e: mongodb::error::Error) -> Error {
                 c.message
             ));
         }
+        // The driver's own text adds the server's raw reply as hex: keep the readable part.
+        return Error::internal(format!(
+            "MongoDB command failed: {} ({}): {}",
+            c.code_name, c.code, c.message
+        ));
     }
     Error::internal(e)
 }
