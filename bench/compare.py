@@ -321,6 +321,7 @@ class PocketBase:
         c = "/api/collections"
         f = "filter=" + urllib.parse.quote("(price>10)")
         batch = {"requests": [{"method": "POST", "url": f"{c}/BenchWrite/records", "body": WRITE_BODY}] * 50}
+        upload, upload_headers = multipart("doc", "bench.txt", MB)
         n = matches(rows)
         return [
             ("get_by_id", "rand", "GET", f"{c}/BenchItem/records/", None, 200, lambda j: "id" in j, True),
@@ -344,8 +345,8 @@ class PocketBase:
              lambda j: "id" in j, False),
             ("login", "static", "POST", f"{c}/users/auth-with-password", {"identity": EMAIL, "password": PW}, 200,
              lambda j: "token" in j, False),
-            ("file_upload", "static", "POST", f"{c}/BenchFile/records", multipart("doc", "bench.txt", MB)[0], 200,
-             lambda j: bool(j.get("doc")), True, multipart("doc", "bench.txt", MB)[1]),
+            ("file_upload", "static", "POST", f"{c}/BenchFile/records", upload, 200,
+             lambda j: bool(j.get("doc")), True, upload_headers),
             ("file_range", "static", "GET", self.range_file() if wanted("file_range", only) else "", None, 206,
              lambda j: True, True, {"Range": f"bytes={RANGE[0]}-{RANGE[1]}"}),
         ]

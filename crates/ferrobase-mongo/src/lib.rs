@@ -201,6 +201,15 @@ impl MongoStore {
             .ok_or_else(|| Error::internal("unknown transaction"))
     }
 
+    /// Removes a transaction's session from the map, to commit or abort it.
+    fn take_session(&self, tx: TxId) -> Result<Session> {
+        self.sessions
+            .lock()
+            .map_err(|_| Error::internal("session map poisoned"))?
+            .remove(&tx.0)
+            .ok_or_else(|| Error::internal("unknown transaction"))
+    }
+
     /// The filter of a write, and whether the write may go ahead. A filter by id whose ACL
     /// checks are left to Rust (FerretDB, see [`filter::by_id_with_perms`]) is checked here on
     /// the stored document; callers hold the node's write lock, so the document cannot change
@@ -913,23 +922,13 @@ impl Storage for MongoStore {
     }
 
     async fn commit(&self, tx: TxId) -> Result<()> {
-        let s = self
-            .sessions
-            .lock()
-            .map_err(|_| Error::internal("session map poisoned"))?
-            .remove(&tx.0)
-            .ok_or_else(|| Error::internal("unknown transaction"))?;
+        let s = self.take_session(tx)?;
         let mut g = s.lock().await;
         g.commit_transaction().await.map_err(db_err)
     }
 
     async fn rollback(&self, tx: TxId) -> Result<()> {
-        let s = self
-            .sessions
-            .lock()
-            .map_err(|_| Error::internal("session map poisoned"))?
-            .remove(&tx.0)
-            .ok_or_else(|| Error::internal("unknown transaction"))?;
+        let s = self.take_session(tx)?;
         let mut g = s.lock().await;
         g.abort_transaction().await.map_err(db_err)
     }

@@ -102,10 +102,22 @@ impl Core {
                 count,
             } => (schema, query, count),
         };
+        self.read_objects(ctx, &schema, &query, count, opts).await
+    }
+
+    /// Reads the rows of a planned find as objects and turns them into what the caller may see.
+    async fn read_objects(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        query: &StoreQuery,
+        count: Option<u64>,
+        opts: &FindOptions,
+    ) -> Result<FindResult> {
         let started = std::time::Instant::now();
-        let rows = self.store.find(&schema, &query, ctx.tx).await?;
-        self.after_query(&schema, &query, started).await;
-        let results = self.finish_read(ctx, &schema, rows, opts).await?;
+        let rows = self.store.find(schema, query, ctx.tx).await?;
+        self.after_query(schema, query, started).await;
+        let results = self.finish_read(ctx, schema, rows, opts).await?;
         Ok(FindResult { results, count })
     }
 
@@ -131,11 +143,9 @@ impl Core {
                 });
             }
         }
-        let started = std::time::Instant::now();
-        let rows = self.store.find(&schema, &query, ctx.tx).await?;
-        self.after_query(&schema, &query, started).await;
-        let results = self.finish_read(ctx, &schema, rows, opts).await?;
-        Ok(FindWire::Objects(FindResult { results, count }))
+        Ok(FindWire::Objects(
+            self.read_objects(ctx, &schema, &query, count, opts).await?,
+        ))
     }
 
     /// Whether `output::to_client` and `finish_read` would leave the stored objects of this query

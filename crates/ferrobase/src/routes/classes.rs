@@ -20,7 +20,12 @@ pub(super) async fn find_in(app: &App, req: &ParseRequest, class: &str) -> ApiRe
             let len = results.iter().map(|r| r.len() + 1).sum::<usize>() + 40;
             let mut body = String::with_capacity(len);
             body.push_str("{\"results\":[");
-            body.push_str(&results.join(","));
+            for (i, r) in results.iter().enumerate() {
+                if i > 0 {
+                    body.push(',');
+                }
+                body.push_str(r);
+            }
             body.push(']');
             if let Some(c) = count {
                 body.push_str(&format!(",\"count\":{c}"));
