@@ -430,10 +430,9 @@ function makeCloud() {
   C.onLiveQueryEvent = function (handler) {
     liveQueryHandlers.push(handler);
   };
-  C.sendEmail = function (data) {
-    return restRequest('POST', 'cloud/sendEmail', data, { useMasterKey: true }).catch(e => {
-      warn('Failed to send email: ' + (e && e.message));
-    });
+  C.sendEmail = function () {
+    // No mail adapter reaches the worker: Parse Server's answer without one.
+    makeLogger(null).error('Failed to send email because no mail adapter is configured for Parse Server.');
   };
   C._removeAllHooks = function () {
     functions.clear();
@@ -953,6 +952,11 @@ async function runObjectTrigger(t, type, className, r) {
   }
   const context = request.context || ctx;
   if (type === T.beforeSave) {
+    // maybeRunTrigger: a resolved value with an `object` key is taken as the
+    // body to save; any other return value is ignored.
+    if (returned && typeof returned === 'object' && returned.object && typeof returned.object === 'object' && !(returned instanceof Parse.Object)) {
+      return { body: plainJSON(Parse._encode(returned.object)), context: plainJSON(context) };
+    }
     const body = request.object._getSaveJSON();
     if (request.object.id) body.objectId = request.object.id;
     return { body: plainJSON(body), context: plainJSON(context) };
