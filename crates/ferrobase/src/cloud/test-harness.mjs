@@ -280,6 +280,18 @@ await check('beforeSave update with ops', async () => {
   assert.deepEqual(v.context.seen, ['checked', 'score', 'secret', 'stats']);
   fails(await trig('beforeSave', 'GameScore', { object: { className: 'GameScore' }, body: { score: -1 } }), 141, 'negative score');
 });
+await check('beforeSave keeps typed values and relation ops', async () => {
+  const body = {
+    ACL: { '*': { read: true }, u1: { read: true, write: true } },
+    owner: { __type: 'Pointer', className: '_User', objectId: 'u1' },
+    at: { __type: 'Date', iso: '2024-03-01T00:00:00.000Z' },
+    where: { __type: 'GeoPoint', latitude: 1, longitude: 2 },
+    pic: { __type: 'File', name: 'f.png', url: 'http://x/f.png' },
+    fans: { __op: 'AddRelation', objects: [{ __type: 'Pointer', className: '_User', objectId: 'u2' }] },
+  };
+  const v = ok(await trig('beforeSave', 'GameScore', { object: { className: 'GameScore' }, body: { ...body, score: 1 } }));
+  for (const k of Object.keys(body)) assert.deepEqual(v.body[k], body[k], k);
+});
 await check('beforeSave subclass, constant/default fields, _User', async () => {
   const v = ok(await trig('beforeSave', 'Profile', { object: { className: 'Profile' }, body: { bio: '  hi  ', plan: 'gold' } }));
   assert.deepEqual(v.body, { bio: 'hi', plan: 'free' });
