@@ -21,8 +21,8 @@
 # with the master key (Parse: keyPairs {masterKey}); none = application id only.
 #
 # Needs: the release binary (cargo build --release); Node >= 20.19; e2e/node_modules (installed
-# here if missing); for parse, ../shared/peers/parse-server/start.sh (PostgreSQL + parse-server
-# 9.10; run in its own PEER_DIR and ports; node_modules copied from /tmp/peers/parse when present).
+# here if missing); for parse, scripts/peers/parse-server.sh (installs PostgreSQL + parse-server 9.10
+# on first use; here only its PostgreSQL cluster runs, in its own PEER_DIR and port).
 # Environment: SYSTEMS ("ferrobase parse"), SUBS_LIST ("1000 10000"), RATE (20), DURATION (10),
 #   DRAIN (30), AUTH (session), FERROBASE_BIN, PARSE_PORT (1340), PG_PORT (55434),
 #   BENCH_PEER_DIR (/tmp/peers-livequery), PARSE_PEER, QUIET_WAIT (s to wait, before each run, for
@@ -39,7 +39,7 @@ AUTH=${AUTH:-session}
 PARSE_PORT=${PARSE_PORT:-1340}
 PG_PORT=${PG_PORT:-55434}
 PEER_DIR=${BENCH_PEER_DIR:-/tmp/peers-livequery}
-PARSE_PEER=${PARSE_PEER:-$ROOT/../shared/peers/parse-server}
+PARSE_PEER=${PARSE_PEER:-$ROOT/scripts/peers/parse-server.sh}
 QUIET_WAIT=${QUIET_WAIT:-600}
 QUIET_MAX=${QUIET_MAX:-40}
 for v in RATE DURATION DRAIN PARSE_PORT PG_PORT QUIET_WAIT QUIET_MAX; do
@@ -49,7 +49,7 @@ case $AUTH in session|master|none) ;; *) echo "AUTH must be session, master or n
 for s in $SYSTEMS; do
   case $s in
     ferrobase) [ -x "$BIN" ] || { echo "build the release binary first: cargo build --release" >&2; exit 2; } ;;
-    parse) [ -f "$PARSE_PEER/start.sh" ] || { echo "no Parse peer at $PARSE_PEER" >&2; exit 2; } ;;
+    parse) [ -f "$PARSE_PEER" ] || { echo "no Parse peer script at $PARSE_PEER" >&2; exit 2; } ;;
     *) echo "unknown system $s (ferrobase, parse)" >&2; exit 2 ;;
   esac
 done
@@ -76,7 +76,7 @@ cleanup() {
   local rc=$?
   stop_pid "$CLIENT_PID_"
   stop_pid "$SRV_PID"
-  if [ "$PG_STARTED" = 1 ]; then env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true; fi
+  if [ "$PG_STARTED" = 1 ]; then env "${PEER_ENV[@]}" bash "$PARSE_PEER" stop >/dev/null 2>&1 || true; fi
   rm -rf "$W"
   exit "$rc"
 }
@@ -109,7 +109,7 @@ wait_quiet() {
 # PostgreSQL and their children are left out; so is kernel time not charged to a process)
 foreign_ticks() {
   local pm=""
-  [ -f "$PEER_DIR/pg/data/postmaster.pid" ] && pm=$(head -1 "$PEER_DIR/pg/data/postmaster.pid")
+  [ -f "${PEER_PG_DATA:-/nonexistent}/postmaster.pid" ] && pm=$(head -1 "$PEER_PG_DATA/postmaster.pid")
   for f in /proc/[0-9]*/stat; do cat "$f" 2>/dev/null && echo; done | awk -v ex=" $SRV_PID ${CLIENT_PID_:-} $pm $$ " '
     { i = index($0, ") "); if (!i) next; split(substr($0, i + 2), a, " ")
       if (index(ex, " " $1 " ") || index(ex, " " a[2] " ")) next   # a[2] = ppid
@@ -118,23 +118,17 @@ foreign_ticks() {
 }
 
 # ------------------------------------------------------------------ Parse peer: PostgreSQL only
-PARSE_MODULES=$PEER_DIR/parse/node_modules
 if [[ " $SYSTEMS " == *" parse "* ]]; then
   for p in $PARSE_PORT $PG_PORT; do
     port_free "$p" || { echo "port $p on 127.0.0.1 is in use; set PARSE_PORT / PG_PORT" >&2; exit 1; }
   done
-  # reuse an existing install of the same peer instead of a fresh npm install
-  if [ ! -d "$PARSE_MODULES" ] && [ -d /tmp/peers/parse/node_modules ]; then
-    mkdir -p "$PEER_DIR/parse"
-    cp -a /tmp/peers/parse/package.json /tmp/peers/parse/package-lock.json /tmp/peers/parse/node_modules "$PEER_DIR/parse/" 2>/dev/null || true
-  fi
-  log "parse: installing/starting PostgreSQL (start.sh, PEER_DIR=$PEER_DIR, port $PG_PORT)"
+  log "parse: installing/starting PostgreSQL (scripts/peers/parse-server.sh start-db, PEER_DIR=$PEER_DIR, port $PG_PORT)"
   PG_STARTED=1
-  env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" >/dev/null
-  # start.sh also starts its own parse-server (no LiveQuery); stop it, keep PostgreSQL
-  stop_pid "$(cat "$PEER_DIR/parse/run/parse.pid")"
-  rm -f "$PEER_DIR/parse/run/parse.pid"
-  PSQL=(psql -X -q -h "$PEER_DIR/pg" -p "$PG_PORT" -U postgres)
+  # the cluster only: parse-livequery.mjs below is the Parse Server (with its LiveQuery server)
+  env "${PEER_ENV[@]}" bash "$PARSE_PEER" start-db >/dev/null
+  eval "$(env "${PEER_ENV[@]}" bash "$PARSE_PEER" env)"
+  PARSE_MODULES=$PEER_PARSE_MODULES
+  PSQL=(psql -X -q -h "$PEER_PG_DIR" -p "$PG_PORT" -U postgres)
   PARSE_VERSION=$(node -p "require('$PARSE_MODULES/parse-server/package.json').version")
 fi
 

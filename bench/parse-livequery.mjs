@@ -1,5 +1,5 @@
 // Parse Server + its LiveQuery server in one Node process, for bench/livequery.sh (not a test).
-// The same configuration as ../shared/peers/parse-server/start.sh (PostgreSQL database, appId,
+// The same configuration as scripts/peers/parse-server.sh writes (PostgreSQL database, appId,
 // masterKey, masterKeyIps, files adapter, logs folder, allowClientClassCreation false), plus
 // liveQuery.classNames and ParseServer.createLiveQueryServer(httpServer) on the same HTTP server:
 // REST at http://127.0.0.1:PORT/parse, the LiveQuery WebSocket at ws://127.0.0.1:PORT/ (any path;

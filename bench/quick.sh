@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Quick loopback benchmark of ferrobase: prints figures, asserts nothing (not a test).
 #
-# Modelled on shared/peers/parse-server/bench.sh so the figures compare with Parse Server's:
-# seeds BenchItem with ROWS rows through POST /parse/batch (50 per batch, 4 batches in flight),
-# then runs wrk (THREADS threads, CONNS connections, DURATION s after WARMUP s of warm-up) for
+# The data and requests of the first Parse Server measurements (bench/run.sh now measures both side
+# by side), so the figures compare with Parse Server's: seeds BenchItem with ROWS rows through
+# POST /parse/batch (50 per batch, 4 batches in flight), then runs wrk (THREADS threads, CONNS connections, DURATION s after WARMUP s of warm-up) for
 #   GET object by random id, query where+limit 20, query where+order+limit 20,
 #   POST create, POST /login,
 # every request carrying a session token, as apps do. Prints a markdown table plus seeding time,

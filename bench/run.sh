@@ -9,9 +9,9 @@
 #   ROWS=100000 bench/run.sh
 #
 # Installs what is missing: wrk + time (apt), ferrobase (cargo build --release, only if the binary is
-# missing), Parse Server + PostgreSQL (../shared/peers/parse-server/start.sh, in its own PEER_DIR and
+# missing), Parse Server + PostgreSQL (scripts/peers/parse-server.sh, in its own PEER_DIR and
 # ports so it never touches another Parse peer), PocketBase v0.36.8 (scripts/install-go-peers.sh, needs
-# Go), limit (../shared/limit, cargo). Each system in turn: wait for a quiet machine (bounded), start it
+# Go), limit (bench/limit, cargo). Each system in turn: wait for a quiet machine (bounded), start it
 # on fresh data (start-up time = exec to first HTTP 200 on its health URL; idle RSS), seed ROWS objects
 # (+100 pointer targets), sign up and log in a bench user, check one request of every scenario (exact
 # status and body), then for each scenario a warm-up and a measured wrk run carrying the session token;
@@ -26,7 +26,7 @@
 #   machine: 180; quick 30), QUIET_MAX (% of one core counted as quiet: 40), QUIET_BUDGET (s of waiting in
 #   all: 900; quick 60), OUT_DIR (keep raw wrk output),
 #   ports FB_PORT 18081, PARSE_PORT 1338, PG_PORT 55433, PB_PORT 18090, LIMIT_PORT 18080, FDB_PORT 27061,
-#   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, RESULTS_FILE,
+#   BENCH_PEER_DIR (/tmp/peers-bench), FERROBASE_BIN, POCKETBASE_BIN, LIMIT_DIR, LIMIT_BIN, PARSE_PEER, RESULTS_FILE,
 #   LIVEQUERY (full run 1, --quick 0 to stay under 5 min; 1: when ferrobase is among SYSTEMS, also bench/livequery.sh — 1,000 subscribers,
 #   LQ_RATE (100) writes/s for DURATION s, ferrobase and, when it is among SYSTEMS, Parse Server's
 #   LiveQuery server — whose table is added to the report; 0: skip).
@@ -62,9 +62,9 @@ FDB_PORT=${FDB_PORT:-27061}
 PEER_DIR=${BENCH_PEER_DIR:-/tmp/peers-bench}
 BIN=${FERROBASE_BIN:-$ROOT/target/release/ferrobase}
 PB_BIN=${POCKETBASE_BIN:-$HOME/go/bin/base}
-LIMIT_DIR=${LIMIT_DIR:-$ROOT/../shared/limit}
+LIMIT_DIR=${LIMIT_DIR:-$ROOT/bench/limit}
 LIMIT_BIN=${LIMIT_BIN:-/tmp/limit-target/release/limit}
-PARSE_PEER=${PARSE_PEER:-$ROOT/../shared/peers/parse-server}
+PARSE_PEER=${PARSE_PEER:-$ROOT/scripts/peers/parse-server.sh}
 DATE=$(date +%F)
 RESULTS_FILE=${RESULTS_FILE:-$ROOT/bench/results/$DATE$([ "$QUICK" = 1 ] && echo -quick || true).md}
 PY=(python3 "$ROOT/bench/compare.py")
@@ -100,7 +100,7 @@ cleanup() {
   local rc=$?
   stop_pid "$SRV_PID"
   [ "$FDB_STARTED" = 1 ] && ferret stop
-  if [ "$PG_STARTED" = 1 ]; then env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true; fi
+  if [ "$PG_STARTED" = 1 ]; then env "${PEER_ENV[@]}" bash "$PARSE_PEER" stop >/dev/null 2>&1 || true; fi
   if [ -n "${OUT_DIR:-}" ]; then mkdir -p "$OUT_DIR" && find "$W" -maxdepth 1 -type f -exec cp {} "$OUT_DIR"/ \; || true; fi
   rm -rf "$W"
   exit "$rc"
@@ -127,11 +127,8 @@ for s in $SYSTEMS; do
       if [ -z "${POCKETBASE_BIN:-}" ]; then PEERS=pocketbase bash "$ROOT/scripts/install-go-peers.sh" >/dev/null; fi ;;
     ferretdb) ;;
     parse|parse-ferretdb)
-      # reuse an existing install of the same peer (node_modules) instead of a fresh npm install
-      if [ ! -d "$PEER_DIR/parse/node_modules" ] && [ -d /tmp/peers/parse/node_modules ]; then
-        mkdir -p "$PEER_DIR/parse"
-        cp -a /tmp/peers/parse/package.json /tmp/peers/parse/package-lock.json /tmp/peers/parse/node_modules "$PEER_DIR/parse/" 2>/dev/null || true
-      fi ;;
+      # PostgreSQL (apt) and parse-server (npm, into ~/.cache, shared with the tests), once
+      env "${PEER_ENV[@]}" bash "$PARSE_PEER" install >/dev/null ;;
     *) echo "unknown system $s" >&2; exit 2 ;;
   esac
 done
@@ -215,20 +212,23 @@ spawn() {
   IDLE_KB=$(rss_kb "$SRV_PID" VmRSS)
 }
 
-# pg_up: the bench PostgreSQL cluster running (start.sh installs and starts it with a Parse Server, which
-# is stopped again: each system starts its own server so that its start-up is timed); sets PM_PID, PSQL
+# pg_up: the bench PostgreSQL cluster running and parse-server's config.json written (the peer script,
+# start-db + config; each system starts its own server so that its start-up is timed); sets the PEER_*
+# paths (the peer script's `env`), RUN_DIR, PARSE_MODULES, PGB, PM_PID, PSQL
 pg_up() {
-  log "installing/starting PostgreSQL (+ parse-server, start.sh, PEER_DIR=$PEER_DIR)"
+  log "starting PostgreSQL (scripts/peers/parse-server.sh start-db, PEER_DIR=$PEER_DIR)"
   PG_STARTED=1
-  env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" >/dev/null
-  RUN_DIR=$PEER_DIR/parse/run
-  stop_pid "$(cat "$RUN_DIR/parse.pid")"
-  PGB=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  PSQL=(psql -X -q -h "$PEER_DIR/pg" -p "$PG_PORT" -U postgres)
-  PM_PID=$(head -1 "$PEER_DIR/pg/data/postmaster.pid")
+  env "${PEER_ENV[@]}" bash "$PARSE_PEER" start-db >/dev/null
+  env "${PEER_ENV[@]}" bash "$PARSE_PEER" config >/dev/null
+  eval "$(env "${PEER_ENV[@]}" bash "$PARSE_PEER" env)"
+  RUN_DIR=$PEER_RUN_DIR
+  PARSE_MODULES=$PEER_PARSE_MODULES
+  PGB=$PEER_PG_BIN
+  PSQL=(psql -X -q -h "$PEER_PG_DIR" -p "$PG_PORT" -U postgres)
+  PM_PID=$(head -1 "$PEER_PG_DATA/postmaster.pid")
 }
 pg_down() {
-  env "${PEER_ENV[@]}" bash "$PARSE_PEER/start.sh" stop >/dev/null 2>&1 || true
+  env "${PEER_ENV[@]}" bash "$PARSE_PEER" stop >/dev/null 2>&1 || true
   PG_STARTED=0; PM_PID=
 }
 # ferret start|stop: FerretDB 1.24 (PostgreSQL backend, a fresh database `ferretdb` in the bench
@@ -334,7 +334,7 @@ for s in $SYSTEMS; do
       log "limit: starting on :$LIMIT_PORT"
       spawn limit "http://127.0.0.1:$LIMIT_PORT/hello" -- "$LIMIT_BIN" "$LIMIT_PORT" "$W/limit.sqlite"
       meta limit.startup_ms "$STARTUP_MS"; meta limit.idle_rss_kb "$IDLE_KB"
-      meta limit.restart_ms "n/a"; meta limit.restart_rss_kb "n/a"; meta versions.limit "limit (axum 0.8 + rusqlite, ../shared/limit)"
+      meta limit.restart_ms "n/a"; meta limit.restart_rss_kb "n/a"; meta versions.limit "limit (axum 0.8 + rusqlite, bench/limit)"
       bench_system limit "http://127.0.0.1:$LIMIT_PORT"
       stop_pid "$SRV_PID"; SRV_PID=
       ;;
@@ -355,15 +355,15 @@ for s in $SYSTEMS; do
       ;;
     parse)
       pg_up
-      # fresh database, then start node ourselves to time it (same command line as start.sh)
+      # fresh database, then start node ourselves to time it (the peer script's command line)
       "${PSQL[@]}" -c "DROP DATABASE IF EXISTS parse WITH (FORCE)" -c "CREATE DATABASE parse OWNER parse" >/dev/null
       "${PSQL[@]}" -d parse -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null 2>&1 || true
-      NODE_CMD=(node "$PEER_DIR/parse/node_modules/parse-server/bin/parse-server" config.json)
+      NODE_CMD=(node "$PARSE_MODULES/parse-server/bin/parse-server" config.json)
       log "parse: starting parse-server on :$PARSE_PORT"
       spawn parse "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- "${NODE_CMD[@]}"
       echo "$SRV_PID" >"$RUN_DIR/parse.pid"
       meta parse.startup_ms "$STARTUP_MS"; meta parse.idle_rss_kb "$IDLE_KB"; meta parse.pg_idle_pss_kb "$(pg_pss_kb)"
-      meta versions.parse "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on node $(node --version), PostgreSQL $("$PGB/postgres" --version | awk '{print $3}')"
+      meta versions.parse "parse-server $(node -p "require('$PARSE_MODULES/parse-server/package.json').version") on node $(node --version), PostgreSQL $("$PGB/postgres" --version | awk '{print $3}')"
       bench_system parse "http://127.0.0.1:$PARSE_PORT/parse"
       rm -rf "$RUN_DIR/files"
       meta parse.pg_pss_kb "$(pg_pss_kb)"
@@ -400,17 +400,17 @@ for s in $SYSTEMS; do
           require("fs").writeFileSync(process.argv[4], JSON.stringify(c, null, 2));' \
           "$RUN_DIR/config.json" "$MONGO/parse" "$PARSE_PORT" "$W/parse-ferretdb/config.json"
         log "parse-ferretdb: starting parse-server on :$PARSE_PORT"
-        PARSE_DIR=$PEER_DIR/parse spawn "$s" "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- \
+        PARSE_DIR=$PEER_CACHE_DIR spawn "$s" "http://127.0.0.1:$PARSE_PORT/parse/health" --cwd "$RUN_DIR" -- \
           node "$ROOT/e2e/interop/parse-launch.cjs" "$W/parse-ferretdb/config.json"
         BASE=http://127.0.0.1:$PARSE_PORT/parse
         RESTART=(--cwd "$RUN_DIR" -- node "$ROOT/e2e/interop/parse-launch.cjs" "$W/parse-ferretdb/config.json")
-        meta "versions.$s" "parse-server $(node -p "require('$PEER_DIR/parse/node_modules/parse-server/package.json').version") on FerretDB"
+        meta "versions.$s" "parse-server $(node -p "require('$PARSE_MODULES/parse-server/package.json').version") on FerretDB"
       fi
       meta "$s.startup_ms" "$STARTUP_MS"; meta "$s.idle_rss_kb" "$IDLE_KB"
       bench_system "$s" "$BASE"
       rm -rf "$W/fbm-data/files" "$RUN_DIR/files"
       stop_pid "$SRV_PID"; SRV_PID=
-      PARSE_DIR=$PEER_DIR/parse spawn "$s-restart" "${BASE%/parse}/parse/health" "${RESTART[@]}"
+      PARSE_DIR=$PEER_CACHE_DIR spawn "$s-restart" "${BASE%/parse}/parse/health" "${RESTART[@]}"
       meta "$s.restart_ms" "$STARTUP_MS"; meta "$s.restart_rss_kb" "$IDLE_KB"
       stop_pid "$SRV_PID"; SRV_PID=
       ferret stop

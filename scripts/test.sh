@@ -1,18 +1,44 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone: formatting and lints, the Rust unit, store-conformance
-# and HTTP integration tests, then the JavaScript suite that drives a real server through the real
-# `parse` npm SDK, then the differential query check against the real Parse Server (when the
-# shared peer scripts are beside the checkout). Installs what it needs (npm packages; the peer's
-# own script installs PostgreSQL and parse-server) itself. `.ci/run` calls this script.
+# and HTTP integration tests, the MongoDB store on FerretDB, the JavaScript suite that drives a real
+# server through the real `parse` npm SDK, a browser check, then the differential query check and
+# the interoperability check against the real Parse Server 9.10. `.ci/run` calls this script.
+#
+# Needs: Rust (cargo, rustfmt, clippy); Node.js 20.19+, 22.13+ or 24.11+ with npm (parse-server
+# 9.10's range); Go (builds FerretDB, unless ~/go/bin/ferretdb is there); python3 with venv (the S3
+# test server, moto); apt-get as root, for what is not installed yet: PostgreSQL + PostGIS (the
+# Parse peer), redis-server, chromium. It installs the rest itself, outside the checkout: npm
+# packages (e2e/node_modules), FerretDB (~/go/bin), moto and parse-server (~/.cache/ferrobase).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 step() { printf '\n==> %s\n' "$*"; }
 
-command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
-command -v node >/dev/null || { echo "Node.js >= 20.19 is required for the SDK suite"; exit 1; }
-command -v go >/dev/null || [ -x "${GOBIN:-$HOME/go/bin}/ferretdb" ] || { echo "Go is required to build FerretDB for the MongoDB tests"; exit 1; }
+# What this machine lacks, one line each, then stop.
+missing=()
+command -v cargo >/dev/null || missing+=("cargo (Rust) is required: https://rustup.rs")
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=("Node.js 20.19+, 22.13+ or 24.11+ with npm is required (the SDK suite, parse-server 9.10)")
+elif ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+  process.exit((a === 20 && b >= 19) || (a === 22 && b >= 13) || (a === 24 && b >= 11) ? 0 : 1)'; then
+  missing+=("Node.js $(node --version) is outside parse-server 9.10's range: use 20.19+, 22.13+ or 24.11+")
+fi
+command -v go >/dev/null || [ -x "${GOBIN:-$HOME/go/bin}/ferretdb" ] \
+  || missing+=("Go is required to build FerretDB for the MongoDB tests: https://go.dev/dl/")
+command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null \
+  || missing+=("python3 with venv is required for the S3 test server (Debian: apt-get install python3-venv)")
+need_apt=()
+[ -n "$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null)" ] || need_apt+=(PostgreSQL)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ] && { ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; }; then
+  missing+=("apt-get as root is required to install ${need_apt[*]} (or install them yourself)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'missing: %s\n' "${missing[@]}" >&2
+  exit 1
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -23,7 +49,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "S3 test server (moto, in a venv under ~/.cache)"
 moto_venv="${XDG_CACHE_HOME:-$HOME/.cache}/ferrobase/moto-venv"
 if [ ! -x "$moto_venv/bin/moto_server" ]; then
-  if command -v python3 >/dev/null && python3 -m venv "$moto_venv" >/dev/null 2>&1 \
+  if python3 -m venv "$moto_venv" >/dev/null 2>&1 \
     && timeout 600 "$moto_venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]'; then
     echo "installed moto into $moto_venv"
   else
@@ -134,22 +160,20 @@ fi
 step "Browser: a <video> element plays and seeks a file served by ferrobase (Debian Chromium)"
 FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/browser/run.sh 2>&1 | tee -a "$summary"
 
-step "Differential query check against the real Parse Server (PostgreSQL peer)"
+step "Differential query check against the real Parse Server (scripts/peers/parse-server.sh: PostgreSQL)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
   echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
-elif [ -f "$root/../shared/peers/parse-server/start.sh" ]; then
-  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/differential/run.sh 2>&1 | tee -a "$summary"
 else
-  echo "skipped: ../shared/peers/parse-server (the Parse Server peer scripts) is not beside this checkout"
+  # installs PostgreSQL (apt) and parse-server 9.10 (npm, ~/.cache) on first use
+  timeout 1200 bash scripts/peers/parse-server.sh install >/dev/null
+  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/differential/run.sh 2>&1 | tee -a "$summary"
 fi
 
 step "Interoperability with the real Parse Server on one MongoDB-wire database (FerretDB)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
   echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
-elif [ -d /tmp/peers/parse/node_modules/parse-server ]; then
-  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/interop/run.sh 2>&1 | tee -a "$summary"
 else
-  echo "skipped: the Parse Server peer is not installed (the differential step installs it)"
+  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/interop/run.sh 2>&1 | tee -a "$summary"
 fi
 
 passed=$(awk '/test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;") s += $(i - 1) }

@@ -34,27 +34,27 @@ const OWNER = 'Diff_Owner';
 const REQUEST_TIMEOUT_MS = 20000;
 
 // ---------------------------------------------------------------------------------------------
-// Intentional differences: only documented Parse-on-Postgres bugs (shared/PARSE-BEHAVIOUR.md
-// "Postgres-adapter behaviours to NOT copy", e2e/ORACLE-NOTES.md) or documented ferrobase choices.
+// Intentional differences: only documented Parse-on-Postgres bugs (docs/compat.md, e2e/ORACLE-NOTES.md)
+// or documented ferrobase choices.
 // ---------------------------------------------------------------------------------------------
 const R = {
   arrayEq:
-    'Parse-on-Postgres bug (parse-server #7307): equality on an Array field answers 500; ferrobase follows MongoDB (array contains the value). PARSE-BEHAVIOUR.md, ORACLE-NOTES.md §3',
+    'Parse-on-Postgres bug (parse-server #7307): equality on an Array field answers 500; ferrobase follows MongoDB (array contains the value). docs/compat.md, ORACLE-NOTES.md §3',
   arrayWholeEq:
     'Parse-on-Postgres: whole-array equality answers 400/119 "Postgres doesn\'t support this query type yet"; ferrobase follows MongoDB (exact array match). ORACLE-NOTES.md §3',
-  nin: 'Parse-on-Postgres bug: $nin (and $notInQuery/$dontSelect, which become $nin) does not match objects lacking the key; MongoDB does and ferrobase follows it. PARSE-BEHAVIOUR.md',
+  nin: 'Parse-on-Postgres bug: $nin (and $notInQuery/$dontSelect, which become $nin) does not match objects lacking the key; MongoDB does and ferrobase follows it. docs/compat.md',
   count:
-    'Parse-on-Postgres bug: count with an empty where and the master key is a pg_class.reltuples estimate; ferrobase returns the exact count. PARSE-BEHAVIOUR.md, ORACLE-NOTES.md §3',
+    'Parse-on-Postgres bug: count with an empty where and the master key is a pg_class.reltuples estimate; ferrobase returns the exact count. docs/compat.md, ORACLE-NOTES.md §3',
   geoUnits:
-    'Parse-on-Postgres bug: $maxDistanceInKilometers/InMiles/InRadians are ignored; ferrobase honours them. PARSE-BEHAVIOUR.md',
+    'Parse-on-Postgres bug: $maxDistanceInKilometers/InMiles/InRadians are ignored; ferrobase honours them. docs/compat.md',
   err500:
-    'Parse-on-Postgres answers 500 (code 1) for a string compared with a Number column / bad regex / invalid Date / $regex on a Number field; ferrobase answers with a Parse error code or, like MongoDB, no match. PARSE-BEHAVIOUR.md, ORACLE-NOTES.md §7',
+    'Parse-on-Postgres answers 500 (code 1) for a string compared with a Number column / bad regex / invalid Date / $regex on a Number field; ferrobase answers with a Parse error code or, like MongoDB, no match. docs/compat.md, ORACLE-NOTES.md §7',
 };
 const INTENTIONAL = {
   // filled in below, next to the corpus, by query id
 };
 // Differences seen here where Parse-on-Postgres departs from MongoDB's semantics (checked against
-// the adapter's source) but which are NOT yet documented in PARSE-BEHAVIOUR.md / ORACLE-NOTES.md.
+// the adapter's source) but which are NOT yet documented in docs/compat.md / ORACLE-NOTES.md.
 // They are only annotated on the DIFF line and still count as differences (exit code 1): move an
 // entry to INTENTIONAL once the behaviour is documented, or fix ferrobase if it is wrong.
 const UNDOCUMENTED_PG = {};

@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Differential query check: starts the real Parse Server (shared peer, PostgreSQL, port 1338) and a
-# ferrobase binary, runs run.mjs against both, stops what it started. Everything on 127.0.0.1.
+# Differential query check: starts the real Parse Server (scripts/peers/parse-server.sh: PostgreSQL,
+# port 1338; installed on first use) and a ferrobase binary, runs run.mjs against both, stops what it
+# started. Everything on 127.0.0.1.
 #
 #   bash e2e/differential/run.sh [run.mjs options: --only ids, --verbose, --keep]
 #
 # Env: FERROBASE_BIN (/work/main/target/debug/ferrobase; copied to a temp file first, so a rebuild
-#      during the run does not matter), PARSE_PORT (1338), PEER_SCRIPT (shared start.sh),
-#      START_TIMEOUT (seconds, 180: a first start of the peer may install packages).
+#      during the run does not matter), PARSE_PORT (1338), PEER_SCRIPT (scripts/peers/parse-server.sh),
+#      START_TIMEOUT (seconds, 600: a first start of the peer installs PostgreSQL and parse-server).
 # Exit code: run.mjs's (0 = no differences beyond the INTENTIONAL table), 2 = setup failure.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 FERROBASE_BIN=${FERROBASE_BIN:-$HERE/../../target/debug/ferrobase}
 PARSE_PORT=${PARSE_PORT:-1338}
-PEER_SCRIPT=${PEER_SCRIPT:-$HERE/../../../shared/peers/parse-server/start.sh}
-START_TIMEOUT=${START_TIMEOUT:-180}
+PEER_SCRIPT=${PEER_SCRIPT:-$HERE/../../scripts/peers/parse-server.sh}
+START_TIMEOUT=${START_TIMEOUT:-600}
 APP_ID=benchApp
 MASTER_KEY=benchMasterKey
 PARSE_URL="http://127.0.0.1:${PARSE_PORT}/parse"
@@ -43,17 +44,17 @@ trap 'exit 130' INT TERM
 [ -x "$FERROBASE_BIN" ] || { log "no ferrobase binary at $FERROBASE_BIN"; exit 2; }
 command -v node >/dev/null || { log "node is required"; exit 2; }
 
-# --- Parse Server (shared peer script; it is idempotent and waits for /health itself) ---
+# --- Parse Server (the peer script is idempotent and waits for /health itself) ---
 if curl -sf -m 5 "$PARSE_URL/health" 2>/dev/null | grep -q '"ok"'; then
   log "Parse Server already running at $PARSE_URL (left running afterwards)"
 else
   if PARSE_PORT=$PARSE_PORT bash "$PEER_SCRIPT" status 2>/dev/null | grep -q 'parse-server: running'; then
-    log "the shared Parse peer is running, but not on port $PARSE_PORT; stop it first ($PEER_SCRIPT stop)"
+    log "the Parse peer is running, but not on port $PARSE_PORT; stop it first (bash $PEER_SCRIPT stop)"
     exit 2
   fi
   STARTED_PARSE=1
   log "starting Parse Server on $PARSE_URL"
-  PARSE_PORT=$PARSE_PORT timeout "$START_TIMEOUT" bash "$PEER_SCRIPT" >"$WORK/parse-start.log" 2>&1 || {
+  PARSE_PORT=$PARSE_PORT timeout "$START_TIMEOUT" bash "$PEER_SCRIPT" start >"$WORK/parse-start.log" 2>&1 || {
     log "Parse Server did not start:"; tail -20 "$WORK/parse-start.log" >&2; exit 2; }
 fi
 

@@ -13,7 +13,7 @@
 //   MONGO_URI       mongodb://127.0.0.1:PORT/interop   (required)
 //   WORK_DIR        scratch dir (logs, pid files, raw dumps)   (required)
 //   FERROBASE_BIN   ferrobase binary (a copy; run.sh makes one)
-//   PARSE_DIR       the npm install holding parse-server (/tmp/peers/parse)
+//   PARSE_DIR       the npm install holding parse-server (~/.cache/ferrobase/peers/parse-server)
 //   PARSE_PORT      preferred Parse Server port (1338; another free port if taken)
 //   VERBOSE=1       print the raw documents of every check, not only of failures
 //   INTEROP_SUMMARY_FILE  write the summary line there instead of printing it (run.sh)
@@ -26,6 +26,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +34,10 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MONGO_URI = process.env.MONGO_URI;
 const WORK = process.env.WORK_DIR;
 const FERROBASE_BIN = process.env.FERROBASE_BIN || '/tmp/ferrobase-interop';
-const PARSE_DIR = process.env.PARSE_DIR || '/tmp/peers/parse';
+// the npm install made by scripts/peers/parse-server.sh (install-npm)
+const PARSE_DIR =
+  process.env.PARSE_DIR ||
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ferrobase/peers/parse-server');
 const VERBOSE = process.env.VERBOSE === '1';
 const APP_ID = 'interopApp';
 const MASTER_KEY = 'interopMasterKey';

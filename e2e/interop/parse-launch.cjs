@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-// Starts the real Parse Server (the npm install in $PARSE_DIR, default /tmp/peers/parse) with a
-// config file, exactly as its `parse-server config.json` CLI does, after one accommodation for
+// Starts the real Parse Server (the npm install in $PARSE_DIR, default the one that
+// scripts/peers/parse-server.sh makes in ~/.cache/ferrobase/peers/parse-server) with a config file,
+// exactly as its `parse-server config.json` CLI does, after one accommodation for
 // FerretDB v1: index options FerretDB has not implemented (code 238 NotImplemented: TTL
 // `expireAfterSeconds` on _Idempotency.expire, collations) make Parse's start-up fail, so such an
 // index is logged and skipped instead. Nothing on disk is modified.
 //
 //   node parse-launch.cjs /path/to/config.json
 'use strict';
+const os = require('os');
 const path = require('path');
-const PARSE_DIR = process.env.PARSE_DIR || '/tmp/peers/parse';
+const PARSE_DIR =
+  process.env.PARSE_DIR ||
+  path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'ferrobase/peers/parse-server');
 const modDir = path.join(PARSE_DIR, 'node_modules', 'parse-server');
 const Adapter = require(path.join(modDir, 'lib/Adapters/Storage/Mongo/MongoStorageAdapter.js')).default;
 
