@@ -37,7 +37,10 @@ pub mod code {
     pub const ACCOUNT_ALREADY_LINKED: i32 = 208;
     pub const INVALID_SESSION_TOKEN: i32 = 209;
     pub const INVALID_SCHEMA_OPERATION: i32 = 255;
+    pub const SCRIPT_FAILED: i32 = 141;
     pub const VALIDATION_ERROR: i32 = 142;
+    pub const WEBHOOK_ERROR: i32 = 143;
+    pub const DUPLICATE_REQUEST: i32 = 159;
     pub const REQUEST_LIMIT_EXCEEDED: i32 = 155;
     pub const UNSUPPORTED_SERVICE: i32 = 252;
 }

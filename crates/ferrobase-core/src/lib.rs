@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod file_tokens;
 pub mod geo;
+pub mod hooks;
 pub mod mailer;
 pub mod matcher;
 pub mod query;

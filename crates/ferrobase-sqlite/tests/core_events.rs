@@ -35,6 +35,7 @@ async fn transactional_writes_are_published_on_commit_only() {
     let in_tx = Ctx {
         auth: Auth::master(),
         tx: Some(tx),
+        meta: None,
     };
     core.create(&in_tx, "Note", json!({"n": 1}))
         .await
@@ -47,6 +48,7 @@ async fn transactional_writes_are_published_on_commit_only() {
     let in_tx = Ctx {
         auth: Auth::master(),
         tx: Some(tx),
+        meta: None,
     };
     core.create(&in_tx, "Note", json!({"n": 2}))
         .await

@@ -110,8 +110,7 @@ impl Core {
 
     async fn update_user(&self, ctx: &Ctx, id: &str, ups: &Updates) -> Result<()> {
         let users = self.schema("_User").ok_or_else(Error::not_found)?;
-        self.store
-            .update(&users, &Filter::object_id(id), ups, ctx.tx)
+        self.store_update(ctx, &users, &Filter::object_id(id), ups)
             .await?;
         Ok(())
     }
@@ -194,6 +193,15 @@ impl Core {
         let Some(user) = self.user_by(ctx, "email", email).await? else {
             return Ok(());
         };
+        if let Some(users) = self.schema("_User") {
+            self.user_trigger(
+                ctx,
+                &users,
+                crate::hooks::Trigger::BeforePasswordResetRequest,
+                &user,
+            )
+            .await?;
+        }
         let id = user
             .get("objectId")
             .and_then(Value::as_str)

@@ -8,6 +8,8 @@ mod read;
 mod roles;
 mod schemas;
 mod sessions;
+mod store_write;
+mod triggers;
 mod users;
 mod validate;
 mod write;
@@ -46,16 +48,42 @@ pub fn client_view(
     output::to_client(schema, object, auth, config)
 }
 
-/// One request's context: who asks, and the transaction it runs in (transactional batches).
+/// One request's context: who asks, the transaction it runs in (transactional batches), and what
+/// Cloud Code triggers see of the request.
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {
     pub auth: Auth,
     pub tx: Option<TxId>,
+    pub meta: Option<Arc<RequestMeta>>,
+}
+
+/// The request as Cloud Code sees it: `request.ip`, `request.headers`, `request.context`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: String,
+    /// Header names in lower case.
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    /// `X-Parse-Cloud-Context`, `_context`, or the SDK's `context` option.
+    pub context: serde_json::Map<String, serde_json::Value>,
+    pub request_id: Option<String>,
 }
 
 impl Ctx {
     pub fn new(auth: Auth) -> Ctx {
-        Ctx { auth, tx: None }
+        Ctx {
+            auth,
+            tx: None,
+            meta: None,
+        }
+    }
+
+    /// The same request as the master key (what Parse's triggers and system writes run as).
+    pub fn as_master(&self) -> Ctx {
+        Ctx {
+            auth: Auth::master(),
+            tx: self.tx,
+            meta: self.meta.clone(),
+        }
     }
 }
 
@@ -69,6 +97,8 @@ pub struct Core {
     /// Every successful write, for LiveQuery and other subscribers.
     pub changes: crate::events::ChangeFeed,
     mailer: Option<Arc<dyn crate::mailer::Mailer>>,
+    /// Cloud Code triggers, once a runtime registers them.
+    hooks: std::sync::OnceLock<Arc<dyn crate::hooks::Hooks>>,
     /// When the schema cache was last reloaded for an unknown class.
     last_reload: Mutex<Instant>,
     /// Change events of open transactions, published on commit.
@@ -92,6 +122,7 @@ impl Core {
             sessions: Mutex::new(HashMap::new()),
             changes: crate::events::ChangeFeed::default(),
             mailer: None,
+            hooks: std::sync::OnceLock::new(),
             auto_indexed: Mutex::new(std::collections::HashSet::new()),
             pending_events: Mutex::new(HashMap::new()),
             last_reload: Mutex::new(
@@ -113,6 +144,11 @@ impl Core {
     pub fn with_mailer(mut self, mailer: Arc<dyn crate::mailer::Mailer>) -> Core {
         self.mailer = Some(mailer);
         self
+    }
+
+    /// Installs the Cloud Code runtime (once; later calls are ignored).
+    pub fn set_hooks(&self, hooks: Arc<dyn crate::hooks::Hooks>) {
+        let _ = self.hooks.set(hooks);
     }
 
     pub fn store(&self) -> &Arc<dyn Storage> {

@@ -1,7 +1,9 @@
 //! Reads: find, get, count, include and keys (Parse Server's RestQuery).
 
+use super::triggers::BeforeFind;
 use super::{clp, output, Core, Ctx};
 use crate::error::{code, Error, Result};
+use crate::hooks::Trigger;
 use crate::query::{parse_order, parse_where, Cond, Filter, Scalar, SortKey, StoreQuery, SubQuery};
 use crate::schema::{ClassSchema, FieldType};
 use crate::types::{as_pointer, Object};
@@ -94,15 +96,29 @@ impl Core {
     }
 
     pub async fn find(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindResult> {
-        let (schema, query, count) = match self.plan_find(ctx, class, opts).await? {
-            Planned::Answered(r) => return Ok(r),
+        let changed = match self.before_find(ctx, class, opts, false).await? {
+            None => None,
+            Some(BeforeFind::Objects(results)) => {
+                return Ok(FindResult {
+                    results,
+                    count: None,
+                })
+            }
+            Some(BeforeFind::Query(o)) => Some(o),
+        };
+        let opts = changed.as_ref().unwrap_or(opts);
+        let mut found = match self.plan_find(ctx, class, opts).await? {
+            Planned::Answered(r) => r,
             Planned::Run {
                 schema,
                 query,
                 count,
-            } => (schema, query, count),
+            } => self.read_objects(ctx, &schema, &query, count, opts).await?,
         };
-        self.read_objects(ctx, &schema, &query, count, opts).await
+        if !found.results.is_empty() {
+            found.results = self.after_find(ctx, class, opts, found.results).await?;
+        }
+        Ok(found)
     }
 
     /// Reads the rows of a planned find as objects and turns them into what the caller may see.
@@ -125,6 +141,9 @@ impl Core {
     /// objects (see [`Self::wire_ready`]), the objects come back as the store's JSON text, without
     /// being parsed and serialised again (a third of a query's CPU).
     pub async fn find_wire(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindWire> {
+        if self.has_hook(class, Trigger::BeforeFind) || self.has_hook(class, Trigger::AfterFind) {
+            return Ok(FindWire::Objects(self.find(ctx, class, opts).await?));
+        }
         let (schema, query, count) = match self.plan_find(ctx, class, opts).await? {
             Planned::Answered(r) => return Ok(FindWire::Objects(r)),
             Planned::Run {
@@ -296,8 +315,26 @@ impl Core {
             return Err(Error::not_found());
         };
         let access = clp::check(&schema, "get", &ctx.auth)?;
+        // A beforeFind sees a get as a query on the objectId, and may narrow it.
+        let changed = if self.has_hook(class, Trigger::BeforeFind) {
+            let by_id = FindOptions {
+                where_: Some(serde_json::json!({ "objectId": id })),
+                ..opts.clone()
+            };
+            match self.before_find(ctx, class, &by_id, true).await? {
+                None => None,
+                Some(BeforeFind::Objects(mut objects)) => {
+                    return objects.pop().ok_or_else(Error::not_found)
+                }
+                Some(BeforeFind::Query(o)) => Some(o),
+            }
+        } else {
+            None
+        };
+        let where_ = changed.as_ref().and_then(|o| o.where_.as_ref());
+        let opts = changed.as_ref().unwrap_or(opts);
         let filter = self
-            .read_filter(ctx, &schema, None)?
+            .read_filter(ctx, &schema, where_)?
             .and(Filter::object_id(id))
             .and(access.filter(&ctx.auth));
         let mut q = StoreQuery::filter(filter);
@@ -306,7 +343,8 @@ impl Core {
         if rows.is_empty() {
             return Err(Error::not_found());
         }
-        self.finish_read(ctx, &schema, rows, opts)
+        let results = self.finish_read(ctx, &schema, rows, opts).await?;
+        self.after_find(ctx, class, opts, results)
             .await?
             .pop()
             .ok_or_else(Error::not_found)

@@ -44,8 +44,8 @@ impl Core {
         let new = crate::types::date_value(&crate::types::iso(now + length));
         let ups: crate::update::Updates =
             vec![("expiresAt".into(), crate::update::UpdateOp::Set(new))];
-        self.store
-            .update(sessions, &Filter::object_id(id), &ups, None)
+        let system = Ctx::new(crate::auth::Auth::master());
+        self.store_update(&system, sessions, &Filter::object_id(id), &ups)
             .await?;
         Ok(())
     }

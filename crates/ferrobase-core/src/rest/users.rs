@@ -3,6 +3,7 @@
 use super::write::{body_object, new_object, Prepared, WriteResult};
 use super::{clp, output, Core, Ctx};
 use crate::error::{code, Error, Result};
+use crate::hooks::Trigger;
 use crate::query::{Cond, Filter, Scalar, StoreQuery};
 use crate::types::{date_value, iso, new_session_token, now_iso, pointer_value, Object};
 use crate::update::UpdateOp;
@@ -282,14 +283,7 @@ impl Core {
         provider: &str,
     ) -> Result<String> {
         let sessions = self
-            .writable_schema(
-                &Ctx {
-                    auth: crate::auth::Auth::master(),
-                    tx: ctx.tx,
-                },
-                "_Session",
-                &[],
-            )
+            .writable_schema(&ctx.as_master(), "_Session", &[])
             .await?;
         if let Some(inst) = &ctx.auth.installation_id {
             // As Parse Server: one session per user and installation.
@@ -301,7 +295,7 @@ impl Core {
                 },
             )
             .and(Filter::eq("installationId", Scalar::String(inst.clone())));
-            if self.store.delete(&sessions, &f, ctx.tx).await? > 0 {
+            if self.store_delete(ctx, &sessions, &f).await? > 0 {
                 let uid = user_id.to_string();
                 self.forget_sessions(|s| s.user_id == uid);
             }
@@ -331,7 +325,7 @@ impl Core {
         }
         // No ACL, as Parse Server: sessions are reachable only through their user (the core adds
         // `user = caller` to every non-master read and write of `_Session`).
-        self.store.insert(&sessions, s, ctx.tx).await?;
+        self.store_insert(ctx, &sessions, s).await?;
         Ok(token)
     }
 
@@ -344,7 +338,7 @@ impl Core {
                     id: user_id.into(),
                 },
             );
-            self.store.delete(&sessions, &f, ctx.tx).await?;
+            self.store_delete(ctx, &sessions, &f).await?;
         }
         Ok(())
     }
@@ -417,11 +411,14 @@ impl Core {
                 ("_failed_login_count".into(), UpdateOp::Delete),
                 ("_account_lockout_expires_at".into(), UpdateOp::Delete),
             ];
-            self.store
-                .update(&users, &Filter::object_id(&id), &reset, ctx.tx)
+            self.store_update(ctx, &users, &Filter::object_id(&id), &reset)
                 .await?;
         }
+        self.user_trigger(ctx, &users, Trigger::BeforeLogin, &user)
+            .await?;
         let token = self.create_session(ctx, &id, "login", "password").await?;
+        self.user_trigger(ctx, &users, Trigger::AfterLogin, &user)
+            .await?;
         let mut out = output::to_client(&users, user, &crate::auth::Auth::master(), &self.config);
         out.insert("sessionToken".into(), Value::String(token));
         Ok(out)
@@ -472,8 +469,7 @@ impl Core {
         let inc: crate::update::Updates =
             vec![("_failed_login_count".into(), UpdateOp::Increment(1.into()))];
         let Some(updated) = self
-            .store
-            .update(users, &Filter::object_id(id), &inc, ctx.tx)
+            .store_update(ctx, users, &Filter::object_id(id), &inc)
             .await?
         else {
             return Ok(());
@@ -493,8 +489,7 @@ impl Core {
                     UpdateOp::Set(Value::String(iso(until))),
                 ),
             ];
-            self.store
-                .update(users, &Filter::object_id(id), &set, ctx.tx)
+            self.store_update(ctx, users, &Filter::object_id(id), &set)
                 .await?;
         }
         Ok(())
@@ -507,7 +502,18 @@ impl Core {
         };
         if let Some(sessions) = self.schema("_Session") {
             let f = Filter::eq("sessionToken", Scalar::String(u.session_token.clone()));
-            self.store.delete(&sessions, &f, ctx.tx).await?;
+            let ended = if self.has_hook("_Session", Trigger::AfterLogout) {
+                let mut q = StoreQuery::filter(f.clone());
+                q.limit = Some(1);
+                self.store.find(&sessions, &q, ctx.tx).await?.pop()
+            } else {
+                None
+            };
+            self.store_delete(ctx, &sessions, &f).await?;
+            if let Some(session) = ended {
+                self.user_trigger(ctx, &sessions, Trigger::AfterLogout, &session)
+                    .await?;
+            }
         }
         let token = u.session_token.clone();
         self.forget_sessions(|s| s.session_token == token);

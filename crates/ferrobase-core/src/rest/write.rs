@@ -3,7 +3,7 @@
 use super::{clp, validate, Core, Ctx};
 use crate::acl;
 use crate::error::{code, Error, Result};
-use crate::events::{ChangeEvent, ChangeKind};
+use crate::hooks::Trigger;
 use crate::query::Filter;
 use crate::schema::{class_name_is_valid, invalid_class_name_message, ClassSchema, FieldType};
 use crate::storage::Updated;
@@ -160,7 +160,7 @@ impl Core {
         ctx.auth.check_writable("create")?;
         let body = body_object(body)?;
         match class {
-            "_User" => return self.signup(ctx, body).await,
+            "_User" => {}
             "_Role" => super::roles::check_new_role(&body)?,
             "_Session" if !ctx.auth.master => {
                 return Err(Error::new(
@@ -170,15 +170,76 @@ impl Core {
             }
             _ => {}
         }
-        if let Some(s) = self.schema_fresh(class).await {
-            clp::check_full(&s, "create", &ctx.auth)?;
+        if class != "_User" {
+            if let Some(s) = self.schema_fresh(class).await {
+                clp::check_full(&s, "create", &ctx.auth)?;
+            }
         }
         let existing = self.schema(class);
-        let prep = self.prepare(class, existing.as_deref(), body, true, None)?;
-        let schema = self.writable_schema(ctx, class, &prep.new_fields).await?;
-        let (obj, echo) = new_object(&prep)?;
-        self.insert_with_relations(ctx, &schema, obj, &prep.updates, echo)
-            .await
+        let saved = self
+            .before_save(ctx, class, existing.as_deref(), body, None)
+            .await?;
+        let result = if class == "_User" {
+            // What the trigger set is echoed, as for other classes (the stored user is not read).
+            let echoed: Object = saved
+                .changed
+                .iter()
+                .filter(|k| k.as_str() != "password")
+                .filter_map(|k| saved.body.get(k).map(|v| (k.clone(), v.clone())))
+                .filter(|(_, v)| v.get("__op").is_none())
+                .collect();
+            let mut r = self.signup(ctx, saved.body).await?;
+            r.body.extend(echoed);
+            r
+        } else {
+            let prep = self.prepare(class, existing.as_deref(), saved.body, true, None)?;
+            let schema = self.writable_schema(ctx, class, &prep.new_fields).await?;
+            let (obj, mut echo) = new_object(&prep)?;
+            for k in &saved.changed {
+                if let Some(v) = obj.get(k) {
+                    echo.insert(k.clone(), v.clone());
+                }
+            }
+            self.insert_with_relations(ctx, &schema, obj, &prep.updates, echo)
+                .await?
+        };
+        if let Some(id) = &result.created_id {
+            if self.has_hook(class, Trigger::AfterSave) {
+                if let Some((schema, stored)) = self.stored_object(ctx, class, id).await? {
+                    self.after_save(ctx, &schema, &stored, None, saved.context.as_ref())
+                        .await;
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// An object as stored, read as the master (what triggers are given).
+    async fn stored_object(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        id: &str,
+    ) -> Result<Option<(std::sync::Arc<ClassSchema>, Object)>> {
+        let Some(schema) = self.schema(class) else {
+            return Ok(None);
+        };
+        let found = self
+            .first_match(ctx, &schema, Filter::object_id(id))
+            .await?;
+        Ok(found.map(|o| (schema, o)))
+    }
+
+    /// The first object `filter` matches, in the request's transaction.
+    async fn first_match(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        filter: Filter,
+    ) -> Result<Option<Object>> {
+        let mut q = crate::query::StoreQuery::filter(filter);
+        q.limit = Some(1);
+        Ok(self.store.find(schema, &q, ctx.tx).await?.pop())
     }
 
     /// Inserts a prepared object, writes its relation ops, and builds the create answer.
@@ -196,28 +257,15 @@ impl Core {
             .unwrap_or_default()
             .to_string();
         let created = obj.get("createdAt").cloned().unwrap_or(Value::Null);
-        let event_copy = self.changes.has_subscribers().then(|| obj.clone());
-        self.store.insert(schema, obj, ctx.tx).await?;
+        self.store_insert(ctx, schema, obj).await?;
         let relations: Updates = updates
             .iter()
             .filter(|(_, op)| op.is_relation())
             .cloned()
             .collect();
         if !relations.is_empty() {
-            self.store
-                .update(schema, &Filter::object_id(&id), &relations, ctx.tx)
+            self.store_update(ctx, schema, &Filter::object_id(&id), &relations)
                 .await?;
-        }
-        if let Some(object) = event_copy {
-            self.emit(
-                ctx,
-                ChangeEvent {
-                    class: schema.class_name.clone(),
-                    kind: ChangeKind::Create,
-                    object,
-                    original: None,
-                },
-            );
         }
         echo.insert("objectId".into(), Value::String(id.clone()));
         echo.insert("createdAt".into(), created);
@@ -244,7 +292,23 @@ impl Core {
             super::roles::check_role_update(&body)?;
         }
         let access = clp::check(&schema, "update", &ctx.auth)?;
-        let mut prep = self.prepare(class, Some(&schema), body, false, Some(id))?;
+        let filter = self.write_filter(ctx, class, id, access.filter(&ctx.auth))?;
+        // Triggers see the object as it is: read with the caller's write rights (Parse's rest.update).
+        let original = if self.has_hook(class, Trigger::BeforeSave)
+            || self.has_hook(class, Trigger::AfterSave)
+        {
+            Some(
+                self.first_match(ctx, &schema, filter.clone())
+                    .await?
+                    .ok_or_else(Error::not_found)?,
+            )
+        } else {
+            None
+        };
+        let saved = self
+            .before_save(ctx, class, Some(&schema), body, original.as_ref())
+            .await?;
+        let mut prep = self.prepare(class, Some(&schema), saved.body, false, Some(id))?;
         let mut extra = Object::new();
         if class == "_User" {
             self.prepare_user_update(ctx, id, &mut prep, &mut extra)
@@ -260,19 +324,11 @@ impl Core {
             "updatedAt".into(),
             UpdateOp::Set(Value::String(now.clone())),
         ));
-        let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
-        if !ctx.auth.master {
-            filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
-            if class == "_Session" {
-                filter = filter.and(own_sessions(ctx)?);
-            }
-        }
         let Updated {
             before,
             after: stored,
         } = self
-            .store
-            .update(&schema, &filter, &updates, ctx.tx)
+            .store_update(ctx, &schema, &filter, &updates)
             .await?
             .ok_or_else(Error::not_found)?;
         let mut body = Object::new();
@@ -283,26 +339,34 @@ impl Core {
                 }
             }
         }
-        body.insert("updatedAt".into(), Value::String(now));
-        self.emit(
-            ctx,
-            ChangeEvent {
-                class: class.to_string(),
-                kind: ChangeKind::Update,
-                object: stored,
-                original: Some(before),
-            },
-        );
-        match class {
-            "_User" => self.after_user_update(ctx, id, &mut body, extra).await?,
-            // Role membership may have changed: resolve every session's roles again.
-            "_Role" => self.forget_sessions(|_| true),
-            _ => {}
+        for k in &saved.changed {
+            if let Some(v) = stored.get(k) {
+                body.insert(k.clone(), v.clone());
+            }
         }
+        body.insert("updatedAt".into(), Value::String(now));
+        if class == "_User" {
+            self.after_user_update(ctx, id, &mut body, extra).await?;
+        }
+        self.after_save(ctx, &schema, &stored, Some(&before), saved.context.as_ref())
+            .await;
         Ok(WriteResult {
             body,
             created_id: None,
         })
+    }
+
+    /// The objects a caller may write: the id, the class-level filter, and unless master the
+    /// ACL write check (and for sessions, the caller's own).
+    fn write_filter(&self, ctx: &Ctx, class: &str, id: &str, access: Filter) -> Result<Filter> {
+        let mut filter = Filter::object_id(id).and(access);
+        if !ctx.auth.master {
+            filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
+            if class == "_Session" {
+                filter = filter.and(own_sessions(ctx)?);
+            }
+        }
+        Ok(filter)
     }
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
@@ -318,41 +382,29 @@ impl Core {
                 format!("Cannot delete user {id}."),
             ));
         }
-        let mut filter = Filter::object_id(id).and(access.filter(&ctx.auth));
-        if !ctx.auth.master {
-            filter = filter.and(Filter::WritableBy(ctx.auth.principals()));
-            if class == "_Session" {
-                filter = filter.and(own_sessions(ctx)?);
-            }
-        }
-        let doomed = if self.changes.has_subscribers() {
-            let mut q = crate::query::StoreQuery::filter(filter.clone());
-            q.limit = Some(1);
-            self.store.find(&schema, &q, ctx.tx).await?.pop()
+        let filter = self.write_filter(ctx, class, id, access.filter(&ctx.auth))?;
+        let doomed = if self.has_hook(class, Trigger::BeforeDelete)
+            || self.has_hook(class, Trigger::AfterDelete)
+        {
+            let object = self
+                .first_match(ctx, &schema, filter.clone())
+                .await?
+                .ok_or_else(Error::not_found)?;
+            self.delete_trigger(ctx, &schema, Trigger::BeforeDelete, &object)
+                .await?;
+            Some(object)
         } else {
             None
         };
-        if self.store.delete(&schema, &filter, ctx.tx).await? == 0 {
+        if self.store_delete(ctx, &schema, &filter).await? == 0 {
             return Err(Error::not_found());
         }
-        if let Some(object) = doomed {
-            self.emit(
-                ctx,
-                ChangeEvent {
-                    class: class.to_string(),
-                    kind: ChangeKind::Delete,
-                    object,
-                    original: None,
-                },
-            );
+        if class == "_User" {
+            self.delete_sessions_of(ctx, id).await?;
         }
-        match class {
-            "_User" => {
-                self.delete_sessions_of(ctx, id).await?;
-                self.forget_sessions(|u| u.user_id == id);
-            }
-            "_Session" | "_Role" => self.forget_sessions(|_| true),
-            _ => {}
+        if let Some(object) = doomed {
+            self.delete_trigger(ctx, &schema, Trigger::AfterDelete, &object)
+                .await?;
         }
         Ok(())
     }

@@ -1,0 +1,132 @@
+//! The one place an object write reaches the store (Parse Server's DatabaseController
+//! `create`/`update`/`destroy`). REST writes and the system's own writes (sessions, lockout
+//! counters, email tokens) all pass here, so change events, cache invalidation and write metrics
+//! each live in one place. User triggers run one level up (`rest/write.rs`, `rest/triggers.rs`),
+//! where Parse runs them: system writes never run them, as in Parse.
+
+use super::{Core, Ctx};
+use crate::error::Result;
+use crate::events::{ChangeEvent, ChangeKind};
+use crate::query::{Filter, StoreQuery};
+use crate::schema::ClassSchema;
+use crate::storage::Updated;
+use crate::types::Object;
+use crate::update::Updates;
+use serde_json::Value;
+
+impl Core {
+    /// Inserts a new object (a unique-index violation is error 137).
+    pub(super) async fn store_insert(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        object: Object,
+    ) -> Result<()> {
+        let copy = self.changes.has_subscribers().then(|| object.clone());
+        self.store.insert(schema, object, ctx.tx).await?;
+        self.after_store_write(ctx, schema, ChangeKind::Create, copy, None);
+        Ok(())
+    }
+
+    /// Applies `updates` to the one object `filter` matches; `None` when none does.
+    pub(super) async fn store_update(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        filter: &Filter,
+        updates: &Updates,
+    ) -> Result<Option<Updated>> {
+        let updated = self.store.update(schema, filter, updates, ctx.tx).await?;
+        if let Some(u) = &updated {
+            self.after_store_write(
+                ctx,
+                schema,
+                ChangeKind::Update,
+                Some(u.after.clone()),
+                Some(u.before.clone()),
+            );
+        }
+        Ok(updated)
+    }
+
+    /// Deletes every object `filter` matches; returns how many.
+    pub(super) async fn store_delete(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        filter: &Filter,
+    ) -> Result<u64> {
+        // The deleted objects are read first only when someone listens for their events.
+        let doomed = if self.changes.has_subscribers() {
+            self.store
+                .find(schema, &StoreQuery::filter(filter.clone()), ctx.tx)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let n = self.store.delete(schema, filter, ctx.tx).await?;
+        if n > 0 {
+            if doomed.is_empty() {
+                self.after_store_write(ctx, schema, ChangeKind::Delete, None, None);
+            }
+            for object in doomed {
+                self.after_store_write(ctx, schema, ChangeKind::Delete, Some(object), None);
+            }
+        }
+        Ok(n)
+    }
+
+    /// What follows every write: cached sessions that may be stale are dropped (a role's members
+    /// or children, a user's fields, a session), and the change event is published (or held until
+    /// the transaction commits).
+    fn after_store_write(
+        &self,
+        ctx: &Ctx,
+        schema: &ClassSchema,
+        kind: ChangeKind,
+        object: Option<Object>,
+        original: Option<Object>,
+    ) {
+        match schema.class_name.as_str() {
+            // Role membership or the hierarchy may have changed: every cached role set is stale.
+            "_Role" if kind != ChangeKind::Create || touches_members(object.as_ref()) => {
+                self.forget_sessions(|_| true)
+            }
+            "_Session" if kind != ChangeKind::Create => match object
+                .as_ref()
+                .and_then(|o| o.get("sessionToken"))
+                .and_then(Value::as_str)
+            {
+                Some(token) => self.forget_sessions(|u| u.session_token == token),
+                None => self.forget_sessions(|_| true),
+            },
+            "_User" if kind != ChangeKind::Create => match object
+                .as_ref()
+                .and_then(|o| o.get("objectId"))
+                .and_then(Value::as_str)
+            {
+                Some(id) => self.forget_sessions(|u| u.user_id == id),
+                None => self.forget_sessions(|_| true),
+            },
+            _ => {}
+        }
+        if let Some(object) = object {
+            self.emit(
+                ctx,
+                ChangeEvent {
+                    class: schema.class_name.clone(),
+                    kind,
+                    object,
+                    original,
+                },
+            );
+        }
+    }
+}
+
+/// A new role created with `users` or `roles` changes grants at once (its relations are written
+/// by the update that follows the insert, which invalidates too; this covers stores that write
+/// them with the insert).
+fn touches_members(object: Option<&Object>) -> bool {
+    object.is_none_or(|o| o.contains_key("users") || o.contains_key("roles"))
+}
