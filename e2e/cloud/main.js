@@ -163,3 +163,26 @@ Parse.Cloud.afterLiveQueryEvent('GameScore', req => {
   if (req.object.get('hidden')) req.sendEvent = false;
   req.object.set('live', true);
 });
+
+// npm modules beside main.js, Node built-ins and the environment, as on Parse Server.
+const uniqBy = require('lodash.uniqby');
+const crypto = require('crypto');
+Parse.Cloud.define('npm', req => ({
+  uniq: uniqBy(req.params.list || [], x => x),
+  sha: crypto.createHash('sha256').update('x').digest('hex').slice(0, 8),
+  env: process.env.FERROBASE_TEST_ENV || null,
+  buf: Buffer.from('hi').toString('base64'),
+}));
+// Deadlines, the watchdog and restarts.
+Parse.Cloud.define('slow', req => new Promise(resolve => setTimeout(() => resolve('slept'), req.params.ms || 100)));
+Parse.Cloud.define('spin', req => {
+  const end = Date.now() + (req.params.ms || 1000);
+  while (Date.now() < end) {
+    // CPU-bound: nothing else runs in this process meanwhile.
+  }
+  return 'spun';
+});
+Parse.Cloud.define('crash', () => {
+  setTimeout(() => process.exit(3), 10);
+  return 'bye';
+});

@@ -18,6 +18,8 @@ pub struct App {
     pub live: crate::live::Hub,
     /// File storage and upload rules.
     pub files: crate::files::Files,
+    /// Cloud Code, when `--cloud` is set.
+    pub cloud: Option<Arc<crate::cloud::Cloud>>,
     /// The routes without the normalising middleware, for `/batch` sub-requests.
     pub inner: OnceLock<Router>,
 }

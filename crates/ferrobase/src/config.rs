@@ -161,6 +161,19 @@ pub struct ServeArgs {
     /// on the same database are seen (0: never).
     #[arg(long, env = "FERROBASE_SCHEMA_REFRESH_SECS")]
     pub schema_refresh_secs: Option<u64>,
+    /// Cloud Code: the app's `main.js`, run in a supervised Node.js process (also read from
+    /// Parse Server's `PARSE_SERVER_CLOUD`).
+    #[arg(long, env = "FERROBASE_CLOUD")]
+    pub cloud: Option<PathBuf>,
+    /// Seconds a cloud function or trigger may run before it answers 124 "Script timed out".
+    #[arg(long, env = "FERROBASE_CLOUD_TIMEOUT")]
+    pub cloud_timeout: Option<u64>,
+    /// The Node.js executable that runs Cloud Code.
+    #[arg(long, env = "FERROBASE_NODE")]
+    pub node: Option<PathBuf>,
+    /// Key sent as `X-Parse-Webhook-Key` to webhooks (Parse's webhookKey).
+    #[arg(long, env = "FERROBASE_WEBHOOK_KEY", hide_env_values = true)]
+    pub webhook_key: Option<String>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -214,6 +227,10 @@ struct FileConfig {
     live_query_queue_size: Option<usize>,
     live_query_ping_interval: Option<u64>,
     schema_refresh_secs: Option<u64>,
+    cloud: Option<PathBuf>,
+    cloud_timeout: Option<u64>,
+    node: Option<PathBuf>,
+    webhook_key: Option<String>,
 }
 
 /// The resolved configuration.
@@ -265,6 +282,12 @@ pub struct Config {
     /// Seconds between WebSocket pings.
     pub live_query_ping_interval: u64,
     pub schema_refresh_secs: u64,
+    /// Cloud Code's `main.js`, when Cloud Code is on.
+    pub cloud: Option<PathBuf>,
+    /// Seconds before a function or trigger call answers 124.
+    pub cloud_timeout: u64,
+    pub node: PathBuf,
+    pub webhook_key: Option<String>,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -374,6 +397,10 @@ impl Default for Config {
             live_query_queue_size: 1000,
             live_query_ping_interval: 10,
             schema_refresh_secs: 5,
+            cloud: None,
+            cloud_timeout: 30,
+            node: PathBuf::from("node"),
+            webhook_key: None,
         }
     }
 }
@@ -575,6 +602,20 @@ impl Config {
                 .schema_refresh_secs
                 .or(file.schema_refresh_secs)
                 .unwrap_or(d.schema_refresh_secs),
+            cloud: args
+                .cloud
+                .or(file.cloud)
+                .or_else(|| std::env::var_os("PARSE_SERVER_CLOUD").map(PathBuf::from))
+                .filter(|p| !p.as_os_str().is_empty()),
+            cloud_timeout: args
+                .cloud_timeout
+                .or(file.cloud_timeout)
+                .unwrap_or(d.cloud_timeout),
+            node: args.node.or(file.node).unwrap_or(d.node),
+            webhook_key: args
+                .webhook_key
+                .or(file.webhook_key)
+                .filter(|s| !s.is_empty()),
         })
     }
 }

@@ -11,7 +11,7 @@ use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusC
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferrobase_core::auth::Auth;
-use ferrobase_core::rest::Ctx;
+use ferrobase_core::rest::{Ctx, RequestMeta};
 use ferrobase_core::storage::TxId;
 use ferrobase_core::Error;
 use serde_json::{Map, Value};
@@ -29,6 +29,8 @@ pub struct ParseRequest {
     pub base_url: String,
     /// The JS SDK's tunnelled `_ContentType` (the type of a file uploaded as base64 JSON).
     pub content_type: Option<String>,
+    /// What Cloud Code sees of the request (built only when Cloud Code runs).
+    pub meta: Option<Arc<RequestMeta>>,
 }
 
 impl ParseRequest {
@@ -36,6 +38,7 @@ impl ParseRequest {
         Ctx {
             auth: self.auth.clone(),
             tx: self.tx,
+            meta: self.meta.clone(),
         }
     }
 
@@ -245,13 +248,13 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
         installation: take_str(&mut obj, "_InstallationId"),
     };
     let content_type = take_str(&mut obj, "_ContentType");
+    let body_context = obj.as_mut().and_then(|o| o.remove("_context"));
     for k in [
         "_JavaScriptKey",
         "_ClientKey",
         "_ClientVersion",
         "_RevocableSession",
         "_ContextData",
-        "_context",
     ] {
         take_str(&mut obj, k);
     }
@@ -280,6 +283,10 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
                 .map_err(|_| Error::invalid_json(format!("invalid _method {m}")))?;
         }
     }
+    let meta = app
+        .cloud
+        .is_some()
+        .then(|| Arc::new(request_meta(peer, &parts.headers, body_context)));
     parts.extensions.insert(ParseRequest {
         auth,
         body,
@@ -287,8 +294,38 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
         tx: None,
         base_url: base_url(app, &parts.headers),
         content_type,
+        meta,
     });
     Ok(Request::from_parts(parts, Body::empty()))
+}
+
+/// `request.ip`, `request.headers` and `request.context` for Cloud Code. The context comes from
+/// `X-Parse-Cloud-Context` (JSON) or the SDK's `_context`; the master key is not passed on.
+fn request_meta(peer: SocketAddr, headers: &HeaderMap, body_context: Option<Value>) -> RequestMeta {
+    let mut h = Map::new();
+    for (k, v) in headers {
+        if k.as_str() == "x-parse-master-key" {
+            continue;
+        }
+        if let Ok(v) = v.to_str() {
+            h.insert(k.as_str().to_string(), Value::String(v.to_string()));
+        }
+    }
+    let parse_context = |v: Value| match v {
+        Value::Object(m) => Some(m),
+        Value::String(s) => serde_json::from_str::<Map<String, Value>>(&s).ok(),
+        _ => None,
+    };
+    let context = header_str(headers, "x-parse-cloud-context")
+        .and_then(|s| parse_context(Value::String(s)))
+        .or_else(|| body_context.and_then(parse_context))
+        .unwrap_or_default();
+    RequestMeta {
+        ip: peer.ip().to_canonical().to_string(),
+        headers: h,
+        context,
+        request_id: header_str(headers, "x-parse-request-id"),
+    }
 }
 
 /// `http://host<mount>` as the client addressed us.

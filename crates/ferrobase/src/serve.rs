@@ -177,8 +177,26 @@ pub async fn start(config: Config) -> Result<Running, String> {
         ping_interval: std::time::Duration::from_secs(config.live_query_ping_interval),
         ..crate::live::LiveConfig::default()
     });
+    let cloud = match &config.cloud {
+        Some(main) => Some(
+            crate::cloud::Cloud::start(crate::cloud::CloudSettings {
+                main: main.clone(),
+                node: config.node.clone(),
+                timeout: std::time::Duration::from_secs(config.cloud_timeout.max(1)),
+                app_id: keys.app_id.clone(),
+                master_key: keys.master_key.clone(),
+                server_url: public_url.clone(),
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    if let Some(c) = &cloud {
+        core.set_hooks(c.clone());
+    }
     let app = Arc::new(App {
         core,
+        cloud,
         live,
         config,
         master_key: keys.master_key.clone(),
@@ -188,6 +206,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
         inner: OnceLock::new(),
     });
     app.live.start(&app)?;
+    if let Some(c) = &app.cloud {
+        c.attach(&app);
+    }
     if app.config.schema_refresh_secs > 0 {
         // Other nodes on the same database may change schemas (fields, CLPs, indexes): reload.
         let weak = Arc::downgrade(&app);
@@ -218,6 +239,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
             .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
+        }
+        if let Some(c) = &app.cloud {
+            c.stop();
         }
         app.core.close().await;
     });

@@ -838,12 +838,14 @@ async function runJob(msg) {
       return Promise.resolve();
     },
   };
+  let ret;
   try {
-    await job(request);
+    ret = await job(request);
   } catch (e) {
     throw resolveError(e);
   }
-  return {};
+  // Parse's jobStatusHandler.setSucceeded keeps a string result as the status message.
+  return typeof ret === 'string' ? { result: ret } : {};
 }
 
 // RestWrite.buildParseObjects: the stored object (or {className}) with the

@@ -2,6 +2,7 @@
 
 mod batch;
 mod classes;
+pub(crate) mod jobs;
 mod misc;
 mod pages;
 mod schemas;
@@ -71,6 +72,21 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
+        .route(
+            "/functions/{name}",
+            post(jobs::function).get(jobs::function),
+        )
+        .route("/jobs/{name}", post(jobs::start))
+        .route(
+            "/cloud_code/jobs",
+            get(jobs::schedules).post(jobs::create_schedule),
+        )
+        .route("/cloud_code/jobs/data", get(jobs::jobs_data))
+        .route(
+            "/cloud_code/jobs/{id}",
+            axum::routing::put(jobs::update_schedule).delete(jobs::delete_schedule),
+        )
+        .route("/scriptlog", get(jobs::script_log))
         .route("/files", post(crate::files::no_name))
         .route("/files/{*path}", axum::routing::any(crate::files::dispatch))
         .route("/aggregate/{class}", get(classes::aggregate))

@@ -2,6 +2,7 @@
 
 mod basics;
 mod batch;
+mod cloud;
 mod durability;
 mod email;
 mod errors;

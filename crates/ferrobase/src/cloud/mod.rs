@@ -1,0 +1,471 @@
+//! Cloud Code (Parse Server's `cloud` option): the app's unchanged `main.js` runs in a supervised
+//! Node.js worker (`bootstrap.cjs`, embedded here). The core asks for triggers through
+//! [`ferrobase_core::hooks::Hooks`]; `/functions` and `/jobs` call the worker directly; Parse
+//! calls made inside Cloud Code come back over the channel and run through the router (`rest.rs`).
+//! Protocol: docs/cloud-protocol.md.
+
+mod rest;
+mod worker;
+
+use crate::app::App;
+use async_trait::async_trait;
+use ferrobase_core::error::code;
+use ferrobase_core::hooks::{Hooks, Trigger};
+use ferrobase_core::Error;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use worker::{Incoming, Spawn, Worker};
+
+const BOOTSTRAP: &str = include_str!("bootstrap.cjs");
+/// The `parse` SDK the worker loads when the app has none of its own (Parse Server 9's).
+const PARSE_SDK_VERSION: &str = "8.6.2";
+/// Lines kept for `/scriptlog`.
+const LOG_LINES: usize = 1000;
+
+/// What `main.js` registered.
+#[derive(Debug, Default)]
+pub struct Manifest {
+    pub functions: HashSet<String>,
+    pub jobs: Vec<String>,
+    triggers: HashMap<String, HashSet<String>>,
+}
+
+impl Manifest {
+    fn from_json(v: &Value) -> Manifest {
+        let mut m = Manifest::default();
+        if let Some(f) = v.get("functions").and_then(Value::as_object) {
+            m.functions = f.keys().cloned().collect();
+        }
+        if let Some(j) = v.get("jobs").and_then(Value::as_array) {
+            m.jobs = j
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+        }
+        if let Some(t) = v.get("triggers").and_then(Value::as_object) {
+            for (class, names) in t {
+                let set = names
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                m.triggers.insert(class.clone(), set);
+            }
+        }
+        m
+    }
+
+    pub fn has_trigger(&self, class: &str, name: &str) -> bool {
+        self.triggers.get(class).is_some_and(|s| s.contains(name))
+    }
+}
+
+/// Settings of the Cloud Code runtime.
+pub struct CloudSettings {
+    pub main: PathBuf,
+    pub node: PathBuf,
+    pub timeout: Duration,
+    pub app_id: String,
+    pub master_key: String,
+    pub server_url: String,
+}
+
+/// One line of Cloud Code output, for `/scriptlog`.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub level: String,
+    pub message: String,
+}
+
+pub struct Cloud {
+    settings: CloudSettings,
+    spawn: Spawn,
+    worker: RwLock<Option<Arc<Worker>>>,
+    manifest: RwLock<Arc<Manifest>>,
+    app: OnceLock<Weak<App>>,
+    log: Mutex<VecDeque<LogLine>>,
+    stopped: AtomicBool,
+    incoming: OnceLock<mpsc::UnboundedSender<Incoming>>,
+}
+
+fn no_cloud() -> Error {
+    Error::new(code::SCRIPT_FAILED, "Cloud Code unavailable")
+}
+
+impl Cloud {
+    /// Starts the worker and waits for its manifest: a `main.js` that fails to load stops the
+    /// server's start, as it does Parse Server's.
+    pub async fn start(settings: CloudSettings) -> Result<Arc<Cloud>, String> {
+        let main = std::fs::canonicalize(&settings.main)
+            .map_err(|e| format!("--cloud {}: {e}", settings.main.display()))?;
+        let cache = cache_dir();
+        std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+        let bootstrap = cache.join(format!("bootstrap-{}.cjs", short_hash(BOOTSTRAP)));
+        if !bootstrap.exists() {
+            std::fs::write(&bootstrap, BOOTSTRAP)
+                .map_err(|e| format!("{}: {e}", bootstrap.display()))?;
+        }
+        let parse_dir = parse_sdk(&main, &cache, &settings.node).await?;
+        let socket_dir = std::env::temp_dir();
+        let env = vec![
+            (
+                "FERROBASE_CLOUD_MAIN".to_string(),
+                main.display().to_string(),
+            ),
+            (
+                "FERROBASE_CLOUD_PARSE".to_string(),
+                parse_dir.display().to_string(),
+            ),
+            ("FERROBASE_APP_ID".to_string(), settings.app_id.clone()),
+            (
+                "FERROBASE_MASTER_KEY".to_string(),
+                settings.master_key.clone(),
+            ),
+            (
+                "FERROBASE_SERVER_URL".to_string(),
+                settings.server_url.clone(),
+            ),
+            ("FERROBASE_CLOUD_WORKER".to_string(), "main".to_string()),
+        ];
+        let spawn = Spawn {
+            node: settings.node.clone(),
+            bootstrap,
+            socket: worker::socket_path(&socket_dir),
+            env,
+        };
+        let cloud = Arc::new(Cloud {
+            settings,
+            spawn,
+            worker: RwLock::new(None),
+            manifest: RwLock::new(Arc::new(Manifest::default())),
+            app: OnceLock::new(),
+            log: Mutex::new(VecDeque::new()),
+            stopped: AtomicBool::new(false),
+            incoming: OnceLock::new(),
+        });
+        let (incoming_tx, mut incoming_rx) = mpsc::unbounded_channel();
+        let (w, manifest) = match Worker::start(&cloud.spawn, incoming_tx.clone()).await {
+            Ok(started) => started,
+            Err(e) => {
+                // What the process printed says why (a syntax error in main.js, a missing module).
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let mut printed = String::new();
+                while let Ok(Incoming::Output { line, .. }) = incoming_rx.try_recv() {
+                    printed.push_str("\n  ");
+                    printed.push_str(&line);
+                }
+                return Err(format!("{e}{printed}"));
+            }
+        };
+        cloud.install(w, &manifest);
+        let _ = cloud.incoming.set(incoming_tx.clone());
+        tokio::spawn(handle_incoming(Arc::downgrade(&cloud), incoming_rx));
+        tokio::spawn(supervise(Arc::downgrade(&cloud), incoming_tx));
+        Ok(cloud)
+    }
+
+    /// Gives the runtime the application, for the Parse calls Cloud Code makes.
+    pub fn attach(&self, app: &Arc<App>) {
+        let _ = self.app.set(Arc::downgrade(app));
+    }
+
+    fn install(&self, w: Arc<Worker>, manifest: &Value) {
+        let m = Manifest::from_json(manifest);
+        tracing::info!(
+            functions = m.functions.len(),
+            jobs = m.jobs.len(),
+            triggers = m.triggers.values().map(HashSet::len).sum::<usize>(),
+            "Cloud Code loaded"
+        );
+        if let Ok(mut slot) = self.manifest.write() {
+            *slot = Arc::new(m);
+        }
+        if let Ok(mut slot) = self.worker.write() {
+            *slot = Some(w);
+        }
+    }
+
+    pub fn manifest(&self) -> Arc<Manifest> {
+        self.manifest.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn current(&self) -> Option<Arc<Worker>> {
+        self.worker.read().ok()?.clone().filter(|w| w.is_alive())
+    }
+
+    async fn call(&self, message: Value, timeout: Option<Duration>) -> Result<Value, Error> {
+        let w = self.current().ok_or_else(no_cloud)?;
+        w.call(message, timeout).await
+    }
+
+    /// `POST /functions/<name>`: `{"result": …}` as the worker encodes it.
+    pub async fn run_function(&self, name: &str, request: Value) -> Result<Value, Error> {
+        if !self.manifest().functions.contains(name) {
+            return Err(Error::new(
+                code::SCRIPT_FAILED,
+                format!("Invalid function: \"{name}\""),
+            ));
+        }
+        self.call(
+            json!({"t": "call", "hook": "function", "name": name, "request": request}),
+            Some(self.settings.timeout),
+        )
+        .await
+    }
+
+    /// Runs a job to its end (no deadline).
+    pub async fn run_job(&self, name: &str, request: Value) -> Result<Value, Error> {
+        self.call(
+            json!({"t": "call", "hook": "job", "name": name, "request": request}),
+            None,
+        )
+        .await
+    }
+
+    /// Records a job's end after every message it sent before.
+    pub fn finish_job(&self, job_id: String, update: Value) {
+        if let Some(tx) = self.incoming.get() {
+            let _ = tx.send(Incoming::JobDone { job_id, update });
+        }
+    }
+
+    fn record(&self, level: &str, message: String) {
+        if let Ok(mut log) = self.log.lock() {
+            if log.len() >= LOG_LINES {
+                log.pop_front();
+            }
+            log.push_back(LogLine {
+                at: chrono::Utc::now(),
+                level: level.to_string(),
+                message,
+            });
+        }
+    }
+
+    /// The newest Cloud Code log lines (for `/scriptlog`), newest first.
+    pub fn recent_log(&self, size: usize, level: Option<&str>) -> Vec<LogLine> {
+        self.log
+            .lock()
+            .map(|l| {
+                l.iter()
+                    .rev()
+                    .filter(|x| level.is_none_or(|lv| x.level == lv))
+                    .take(size)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Some(w) = self.worker.write().ok().and_then(|mut w| w.take()) {
+            w.kill();
+        }
+    }
+}
+
+#[async_trait]
+impl Hooks for Cloud {
+    fn has(&self, class: &str, trigger: Trigger) -> bool {
+        self.manifest
+            .read()
+            .map(|m| m.has_trigger(class, trigger.name()))
+            .unwrap_or(false)
+    }
+
+    async fn run(&self, class: &str, trigger: Trigger, request: Value) -> Result<Value, Error> {
+        self.call(
+            json!({"t": "call", "hook": "trigger", "trigger": trigger.name(),
+                   "className": class, "request": request}),
+            Some(self.settings.timeout),
+        )
+        .await
+    }
+}
+
+/// Frames the worker sends on its own: Parse calls, log lines, job messages, console output.
+async fn handle_incoming(cloud: Weak<Cloud>, mut rx: mpsc::UnboundedReceiver<Incoming>) {
+    while let Some(msg) = rx.recv().await {
+        let Some(c) = cloud.upgrade() else { break };
+        match msg {
+            Incoming::Rest { id, request } => {
+                let app = c.app.get().and_then(Weak::upgrade);
+                let worker = c.current();
+                let base_url = c.settings.server_url.clone();
+                tokio::spawn(async move {
+                    let answer = match app {
+                        Some(app) => rest::run(&app, &base_url, &request).await,
+                        None => {
+                            json!({"status": 503, "body": {"code": 1, "error": "server is starting"}})
+                        }
+                    };
+                    if let Some(w) = worker {
+                        let mut frame = answer;
+                        if let Value::Object(m) = &mut frame {
+                            m.insert("t".into(), json!("rest_result"));
+                            m.insert("id".into(), json!(id));
+                        }
+                        w.send(&frame);
+                    }
+                });
+            }
+            Incoming::Log { level, message } => {
+                match level.as_str() {
+                    "error" => tracing::error!(target: "cloud", "{message}"),
+                    "warn" => tracing::warn!(target: "cloud", "{message}"),
+                    _ => tracing::info!(target: "cloud", "{message}"),
+                }
+                c.record(&level, message);
+            }
+            Incoming::Output { line, stderr } => {
+                let level = if stderr { "error" } else { "info" };
+                tracing::info!(target: "cloud", stream = if stderr { "stderr" } else { "stdout" }, "{line}");
+                c.record(level, line);
+            }
+            Incoming::JobMessage { job_id, message } => {
+                if let Some(app) = c.app.get().and_then(Weak::upgrade) {
+                    crate::routes::jobs::record(&app, &job_id, json!({ "message": message })).await;
+                }
+            }
+            Incoming::JobDone { job_id, update } => {
+                if let Some(app) = c.app.get().and_then(Weak::upgrade) {
+                    crate::routes::jobs::record(&app, &job_id, update).await;
+                }
+            }
+        }
+    }
+}
+
+/// Restarts a worker that crashed or stopped answering pings, with back-off; calls in flight
+/// meanwhile answer 141 "Cloud Code unavailable" and the server keeps serving.
+async fn supervise(cloud: Weak<Cloud>, incoming: mpsc::UnboundedSender<Incoming>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(c) = cloud.upgrade() else { return };
+        if c.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(w) = c.current() else {
+            drop(c);
+            tokio::time::sleep(backoff).await;
+            let Some(c) = cloud.upgrade() else { return };
+            if c.stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            match Worker::start(&c.spawn, incoming.clone()).await {
+                Ok((w, manifest)) => {
+                    tracing::warn!("Cloud Code process restarted");
+                    c.install(w, &manifest);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Cloud Code process could not restart");
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+            continue;
+        };
+        drop(c);
+        let started = Instant::now();
+        // Watch the worker: exit, or pings left unanswered (CPU-bound JS cannot be interrupted).
+        loop {
+            tokio::select! {
+                _ = w.exited() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {
+                    let ping = w.call(json!({"t": "ping"}), Some(Duration::from_secs(20))).await;
+                    if ping.is_err() && w.is_alive() {
+                        tracing::error!("Cloud Code process stopped answering: restarting it");
+                        w.kill();
+                    }
+                    if !w.is_alive() {
+                        break;
+                    }
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_millis(100);
+        }
+        if cloud
+            .upgrade()
+            .is_some_and(|c| !c.stopped.load(Ordering::SeqCst))
+        {
+            tracing::error!("Cloud Code process exited; restarting it");
+        }
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("ferrobase").join("cloud")
+}
+
+fn short_hash(s: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The `parse` package the worker loads: the app's own (a `node_modules/parse` beside main.js or
+/// above it), else one installed once with npm into the cache and reused.
+async fn parse_sdk(main: &Path, cache: &Path, node: &Path) -> Result<PathBuf, String> {
+    let mut dir = main.parent();
+    while let Some(d) = dir {
+        let candidate = d.join("node_modules").join("parse");
+        if candidate.join("node.js").exists() {
+            return Ok(candidate);
+        }
+        dir = d.parent();
+    }
+    let prefix = cache.join(format!("sdk-{PARSE_SDK_VERSION}"));
+    let installed = prefix.join("node_modules").join("parse");
+    if installed.join("node.js").exists() {
+        return Ok(installed);
+    }
+    tracing::info!(
+        version = PARSE_SDK_VERSION,
+        "installing the parse SDK for Cloud Code (once)"
+    );
+    // npm sits beside node.
+    let npm = node
+        .parent()
+        .map(|d| d.join("npm"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("npm"));
+    let status = tokio::process::Command::new(npm)
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg(format!("parse@{PARSE_SDK_VERSION}"))
+        .stdin(std::process::Stdio::null())
+        .status()
+        .await
+        .map_err(|e| format!("cannot run npm to install the parse SDK: {e}"))?;
+    if !status.success() || !installed.join("node.js").exists() {
+        return Err(format!(
+            "npm could not install parse@{PARSE_SDK_VERSION} into {}",
+            prefix.display()
+        ));
+    }
+    Ok(installed)
+}

@@ -1,0 +1,410 @@
+//! Cloud Code: the test app `e2e/cloud/main.js` runs in the real Node.js worker behind a real
+//! server; functions, jobs, triggers, validators and the worker's failures are driven over HTTP.
+
+use crate::helpers::{spawn_with, As, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn main_js() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/cloud/main.js")
+}
+
+async fn cloud_app(timeout: u64) -> TestApp {
+    spawn_with(|c| {
+        c.cloud = Some(main_js());
+        c.cloud_timeout = timeout;
+    })
+    .await
+}
+
+async fn run(app: &TestApp, name: &str, params: Value, who: As<'_>) -> (StatusCode, Value) {
+    app.post(&format!("/functions/{name}"), params, who).await
+}
+
+#[tokio::test]
+async fn functions_answer_as_parse_server() {
+    let app = cloud_app(30).await;
+    let (s, v) = run(&app, "hello", json!({"name": "ann"}), As::Public).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"result": "Hello ann"})));
+
+    // Params are decoded (a Date is a Date), objects come back Parse-encoded.
+    let (s, v) = run(
+        &app,
+        "echo",
+        json!({"when": {"__type": "Date", "iso": "2024-01-01T00:00:00.000Z"}}),
+        As::Public,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["result"]["isDate"], json!(true));
+    assert_eq!(v["result"]["master"], json!(false));
+    assert_eq!(v["result"]["user"], Value::Null);
+    let (_, v) = run(&app, "object", json!({}), As::Public).await;
+    assert_eq!(v["result"]["o"]["__type"], json!("Object"));
+    assert_eq!(v["result"]["o"]["className"], json!("Thing"));
+    assert_eq!(v["result"]["date"]["__type"], json!("Date"));
+
+    // The caller's user and session reach the function; the master key too.
+    let (uid, token) = app.signup("fn-user", "pw").await;
+    let (_, v) = run(&app, "echo", json!({}), As::User(&token)).await;
+    assert_eq!(v["result"]["user"], json!(uid));
+    assert_eq!(v["result"]["token"], json!(token));
+    let (_, v) = run(&app, "echo", json!({}), As::Master).await;
+    assert_eq!(v["result"]["master"], json!(true));
+
+    // Errors: a thrown string or Error is 141, a Parse.Error keeps its code.
+    let (s, v) = run(&app, "throwString", json!({}), As::Public).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 141, "error": "plain string"})
+        )
+    );
+    let (_, v) = run(&app, "throwError", json!({}), As::Public).await;
+    assert_eq!(v, json!({"code": 141, "error": "an Error"}));
+    let (s, v) = run(&app, "throwParse", json!({}), As::Public).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::NOT_FOUND, json!({"code": 101, "error": "nope"}))
+    );
+    let (_, v) = run(&app, "noSuchFunction", json!({}), As::Public).await;
+    assert_eq!(
+        v,
+        json!({"code": 141, "error": "Invalid function: \"noSuchFunction\""})
+    );
+
+    // npm modules beside main.js and Node built-ins load as on Parse Server.
+    let (_, v) = run(&app, "npm", json!({"list": [1, 1, 2]}), As::Public).await;
+    assert_eq!(v["result"]["uniq"], json!([1, 2]));
+    assert_eq!(v["result"]["sha"], json!("2d711642"));
+    assert_eq!(v["result"]["buf"], json!("aGk="));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn validators_refuse_with_142() {
+    let app = cloud_app(30).await;
+    let (s, v) = run(&app, "needsUser", json!({}), As::Public).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 142, "error": "Validation failed. Please login to continue."})
+        )
+    );
+    let (_, token) = app.signup("validated", "pw").await;
+    let (_, v) = run(&app, "needsUser", json!({}), As::User(&token)).await;
+    assert_eq!(v, json!({"result": "ok"}));
+    let (_, v) = run(&app, "needsMaster", json!({}), As::User(&token)).await;
+    assert_eq!(v["code"], json!(142), "{v}");
+    let (_, v) = run(&app, "needsMaster", json!({}), As::Master).await;
+    assert_eq!(v, json!({"result": "ok"}));
+    let (_, v) = run(&app, "fields", json!({"kind": "a"}), As::Public).await;
+    assert_eq!(v["code"], json!(142), "{v}");
+    let (_, v) = run(
+        &app,
+        "fields",
+        json!({"name": "x", "kind": "c"}),
+        As::Public,
+    )
+    .await;
+    assert_eq!(v["code"], json!(142), "{v}");
+    let (_, v) = run(&app, "fields", json!({"name": "x"}), As::Public).await;
+    assert_eq!(v["result"]["n"], json!(7), "the default is filled in: {v}");
+
+    // A role granted after the user logged in counts on the next call.
+    let (s, _) = run(&app, "needsRole", json!({}), As::User(&token)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, me) = app.get("/users/me", As::User(&token)).await;
+    let uid = me["objectId"].as_str().expect("id").to_string();
+    let (s, v) = app
+        .post(
+            "/roles",
+            json!({"name": "Admin", "ACL": {"*": {"read": true}},
+                   "users": {"__op": "AddRelation", "objects": [
+                       {"__type": "Pointer", "className": "_User", "objectId": uid}]}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v) = run(&app, "needsRole", json!({}), As::User(&token)).await;
+    assert_eq!(v, json!({"result": "ok"}));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cloud_code_calls_parse_with_full_rest_rules() {
+    let app = cloud_app(30).await;
+    // A save with the master key from Cloud Code runs the class's own triggers.
+    let (_, v) = run(&app, "save", json!({}), As::Public).await;
+    let id = v["result"]["id"].as_str().expect("saved id").to_string();
+    let (_, o) = app
+        .get(&format!("/classes/GameScore/{id}"), As::Master)
+        .await;
+    assert_eq!(
+        o["checked"],
+        json!(true),
+        "beforeSave ran on the nested save: {o}"
+    );
+
+    // Queries with the caller's session see only what the caller may read.
+    let (a_id, a_token) = app.signup("owner-a", "pw").await;
+    let (_, b_token) = app.signup("owner-b", "pw").await;
+    app.create(
+        "GameScore",
+        json!({"player": "p1", "score": 11, "ACL": {a_id.clone(): {"read": true}}}),
+    )
+    .await;
+    let (_, v) = run(&app, "query", json!({}), As::User(&a_token)).await;
+    assert_eq!(v, json!({"result": [11]}));
+    let (_, v) = run(&app, "query", json!({}), As::User(&b_token)).await;
+    assert_eq!(v, json!({"result": []}));
+
+    // A failed Parse call inside Cloud Code rejects with the REST error.
+    let (s, v) = run(&app, "restError", json!({}), As::Public).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::NOT_FOUND,
+            json!({"code": 101, "error": "Object not found."})
+        )
+    );
+    let (_, v) = run(&app, "runOther", json!({}), As::Public).await;
+    assert_eq!(v, json!({"result": "Hello nested"}));
+    let (_, v) = run(&app, "saveAll", json!({}), As::Public).await;
+    assert_eq!(v["result"].as_array().map(Vec::len), Some(2), "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn save_delete_and_find_triggers() {
+    let app = cloud_app(30).await;
+    let (s, _) = app
+        .post(
+            "/schemas/GameScore",
+            json!({"className": "GameScore"}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // beforeSave changes what is saved, and the changes are echoed.
+    let (s, v) = app
+        .post(
+            "/classes/GameScore",
+            json!({"score": 5, "secret": "s"}),
+            As::Public,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["checked"], json!(true));
+    assert_eq!(v["createdBy"], json!("anon"));
+    let id = v["objectId"].as_str().expect("id").to_string();
+    let (_, o) = app
+        .get(&format!("/classes/GameScore/{id}"), As::Master)
+        .await;
+    assert_eq!(o["checked"], json!(true));
+    assert!(o.get("secret").is_none(), "unset by the trigger: {o}");
+    // A refusal keeps nothing.
+    let (s, v) = app
+        .post("/classes/GameScore", json!({"score": -1}), As::Public)
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 141, "error": "negative score"})
+        )
+    );
+    // Updates see the original; ops still apply atomically.
+    let (s, v) = app
+        .put(
+            &format!("/classes/GameScore/{id}"),
+            json!({"score": {"__op": "Increment", "amount": 2}}),
+            As::Public,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["score"], json!(7));
+    // beforeFind narrows queries (score < 100), afterFind changes the results.
+    app.create("GameScore", json!({"score": 500})).await;
+    let (_, v) = app.get("/classes/GameScore", As::Public).await;
+    let scores: Vec<i64> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|o| o["score"].as_i64())
+        .collect();
+    assert_eq!(scores, vec![7], "{v}");
+    assert_eq!(v["results"][0]["seen"], json!(true));
+    let (_, v) = app
+        .get(&format!("/classes/GameScore/{id}"), As::Public)
+        .await;
+    assert_eq!(v["seen"], json!(true), "afterFind runs on a get: {v}");
+    let (_, v) = app.get("/classes/Cached", As::Public).await;
+    assert_eq!(v, json!({"results": [{"objectId": "c1", "v": 1}]}));
+    // beforeDelete may refuse.
+    let locked = app
+        .create("GameScore", json!({"score": 1, "locked": true}))
+        .await;
+    let (s, v) = app
+        .delete(&format!("/classes/GameScore/{locked}"), As::Master)
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "locked"})
+        )
+    );
+    let (s, _) = app
+        .delete(&format!("/classes/GameScore/{id}"), As::Master)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // afterSave ran with the context beforeSave left (its log line reaches /scriptlog).
+    let (_, log) = app.get("/scriptlog?size=100", As::Master).await;
+    let text = log.to_string();
+    assert!(
+        text.contains(&format!("afterSave {id} context")) && text.contains("\\\"seen\\\""),
+        "{log}"
+    );
+    let (s, _) = app.get("/scriptlog", As::Public).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn user_triggers() {
+    let app = cloud_app(30).await;
+    let (s, v) = app
+        .post(
+            "/users",
+            json!({"username": "nick", "password": "pw"}),
+            As::Public,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["nickname"], json!("NICK"), "{v}");
+    let id = v["objectId"].as_str().expect("id").to_string();
+    let (_, u) = app.get(&format!("/users/{id}"), As::Master).await;
+    assert_eq!(u["nickname"], json!("NICK"));
+    // beforeLogin refuses with the trigger's error; no session is made.
+    app.put(&format!("/users/{id}"), json!({"banned": true}), As::Master)
+        .await;
+    let (s, v) = app
+        .post(
+            "/login",
+            json!({"username": "nick", "password": "pw"}),
+            As::Public,
+        )
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 205, "error": "banned"})
+        )
+    );
+    let (_, sessions) = app.get("/classes/_Session", As::Master).await;
+    assert_eq!(
+        sessions["results"].as_array().map(Vec::len),
+        Some(1),
+        "only the signup's session: {sessions}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn jobs_run_detached_and_record_their_status() {
+    let app = cloud_app(30).await;
+    let (s, v) = app.post("/jobs/cleanup", json!({}), As::Public).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, headers, v) = app
+        .raw(
+            reqwest::Method::POST,
+            "/jobs/cleanup",
+            Some("{\"a\":1}".into()),
+            As::Master,
+        )
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({})));
+    let job_id = headers
+        .get("x-parse-job-status-id")
+        .and_then(|h| h.to_str().ok())
+        .expect("job status id")
+        .to_string();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = app
+            .get(&format!("/classes/_JobStatus/{job_id}"), As::Master)
+            .await;
+        status = v;
+        if status["status"] != json!("running") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["status"], json!("succeeded"), "{status}");
+    assert_eq!(status["message"], json!("done"), "{status}");
+    assert_eq!(status["jobName"], json!("cleanup"));
+    assert_eq!(status["params"], json!({"a": 1}));
+    assert_eq!(status["finishedAt"]["__type"], json!("Date"));
+    let (_, v) = app.post("/jobs/nope", json!({}), As::Master).await;
+    assert_eq!(v, json!({"code": 141, "error": "Invalid job."}));
+    let (_, v) = app.get("/cloud_code/jobs/data", As::Master).await;
+    assert_eq!(v["jobs"], json!(["cleanup"]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_or_dead_worker_answers_errors_and_comes_back() {
+    let app = cloud_app(1).await;
+    let (s, v) = run(&app, "slow", json!({"ms": 3000}), As::Public).await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 124, "error": "Script timed out"})
+        )
+    );
+    // The process dies: calls answer 141 meanwhile, the server keeps serving, the worker restarts.
+    let (_, v) = run(&app, "crash", json!({}), As::Public).await;
+    assert_eq!(v, json!({"result": "bye"}));
+    let (s, _) = app.get("/health", As::Public).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut back = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = run(&app, "hello", json!({}), As::Public).await;
+        back = v;
+        if back.get("result").is_some() {
+            break;
+        }
+        assert_eq!(
+            back,
+            json!({"code": 141, "error": "Cloud Code unavailable"}),
+            "while restarting"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(back, json!({"result": "Hello world"}));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_main_js_that_fails_to_load_stops_the_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("main.js");
+    std::fs::write(
+        &bad,
+        "Parse.Cloud.define('x', () => 1);\nthis is not javascript\n",
+    )
+    .expect("write");
+    let mut config = crate::helpers::test_config(dir.path());
+    config.cloud = Some(bad);
+    let err = match ferrobase::serve::start(config).await {
+        Ok(_) => panic!("a broken main.js must not start"),
+        Err(e) => e,
+    };
+    assert!(err.contains("SyntaxError"), "{err}");
+}
