@@ -20,6 +20,8 @@ pub struct App {
     pub files: crate::files::Files,
     /// Cloud Code, when `--cloud` is set.
     pub cloud: Option<Arc<crate::cloud::Cloud>>,
+    /// Every function and trigger call: webhooks, else Cloud Code.
+    pub hooks: Arc<crate::cloud::Dispatch>,
     /// The routes without the normalising middleware, for `/batch` sub-requests.
     pub inner: OnceLock<Router>,
 }

@@ -191,12 +191,20 @@ pub async fn start(config: Config) -> Result<Running, String> {
         ),
         None => None,
     };
-    if let Some(c) = &cloud {
-        core.set_hooks(c.clone());
-    }
+    let hooks = Arc::new(crate::cloud::Dispatch::new(
+        cloud.clone(),
+        config.webhook_key.clone(),
+        std::time::Duration::from_secs(config.cloud_timeout.max(1)),
+    ));
+    hooks
+        .load(&core)
+        .await
+        .map_err(|e| format!("cannot load the webhooks: {e}"))?;
+    core.set_hooks(hooks.clone());
     let app = Arc::new(App {
         core,
         cloud,
+        hooks,
         live,
         config,
         master_key: keys.master_key.clone(),

@@ -7,6 +7,7 @@ mod output;
 mod read;
 mod roles;
 mod schemas;
+mod security;
 mod sessions;
 mod store_write;
 mod triggers;
@@ -16,6 +17,7 @@ mod write;
 
 pub use output::file_url;
 pub use read::{FindOptions, FindWire};
+pub use security::{enforce_class_security, MASTER_ONLY_CLASSES};
 pub use write::WriteResult;
 
 use crate::auth::{Auth, SessionUser};

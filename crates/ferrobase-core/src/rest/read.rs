@@ -96,6 +96,7 @@ impl Core {
     }
 
     pub async fn find(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindResult> {
+        super::enforce_class_security("find", class, &ctx.auth)?;
         let changed = match self.before_find(ctx, class, opts, false).await? {
             None => None,
             Some(BeforeFind::Objects(results)) => {
@@ -141,6 +142,7 @@ impl Core {
     /// objects (see [`Self::wire_ready`]), the objects come back as the store's JSON text, without
     /// being parsed and serialised again (a third of a query's CPU).
     pub async fn find_wire(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<FindWire> {
+        super::enforce_class_security("find", class, &ctx.auth)?;
         if self.has_hook(class, Trigger::BeforeFind) || self.has_hook(class, Trigger::AfterFind) {
             return Ok(FindWire::Objects(self.find(ctx, class, opts).await?));
         }
@@ -308,6 +310,7 @@ impl Core {
         id: &str,
         opts: &FindOptions,
     ) -> Result<Object> {
+        super::enforce_class_security("get", class, &ctx.auth)?;
         let Some(schema) = self.schema_fresh(class).await else {
             if !ctx.auth.master {
                 return Err(Error::forbidden_op("Permission denied"));

@@ -158,6 +158,7 @@ impl Core {
             return Err(Error::forbidden_op("Permission denied"));
         }
         ctx.auth.check_writable("create")?;
+        super::enforce_class_security("create", class, &ctx.auth)?;
         let body = body_object(body)?;
         match class {
             "_User" => {}
@@ -283,6 +284,7 @@ impl Core {
         body: Value,
     ) -> Result<WriteResult> {
         ctx.auth.check_writable("update")?;
+        super::enforce_class_security("update", class, &ctx.auth)?;
         let schema = self
             .schema_fresh(class)
             .await
@@ -371,6 +373,7 @@ impl Core {
 
     pub async fn delete(&self, ctx: &Ctx, class: &str, id: &str) -> Result<()> {
         ctx.auth.check_writable("delete")?;
+        super::enforce_class_security("delete", class, &ctx.auth)?;
         let schema = self
             .schema_fresh(class)
             .await

@@ -499,12 +499,24 @@ function errorJSON(e) {
 // ---------------------------------------------------------------------------
 
 function makeLogger(requestId) {
+  // As Parse Server's LoggerController over winston: `log.info('text', {a: 1})` is the message
+  // 'text' with the plain objects after it as meta fields of the entry (sent as `meta`).
+  const isMeta = a => a && typeof a === 'object' && !Array.isArray(a) && !(a instanceof Error) &&
+    (Object.getPrototypeOf(a) === Object.prototype || Object.getPrototypeOf(a) === null);
   const emit = level =>
     function (...args) {
-      const message = args
-        .map(a => (typeof a === 'string' ? a : util.inspect(a, { depth: 6, breakLength: Infinity })))
-        .join(' ');
-      send({ t: 'log', level, message, requestId: requestId == null ? null : requestId });
+      let meta = null;
+      const parts = [];
+      args.forEach((a, i) => {
+        if (i > 0 && typeof args[0] === 'string' && isMeta(a)) {
+          meta = Object.assign(meta || {}, plainJSON(a));
+          return;
+        }
+        parts.push(typeof a === 'string' ? a : util.inspect(a, { depth: 6, breakLength: Infinity }));
+      });
+      const frame = { t: 'log', level, message: parts.join(' '), requestId: requestId == null ? null : requestId };
+      if (meta) frame.meta = meta;
+      send(frame);
     };
   const logger = {
     info: emit('info'),

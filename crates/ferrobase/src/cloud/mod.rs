@@ -5,7 +5,10 @@
 //! Protocol: docs/cloud-protocol.md.
 
 mod rest;
+mod webhooks;
 mod worker;
+
+pub use webhooks::Dispatch;
 
 use crate::app::App;
 use async_trait::async_trait;

@@ -44,12 +44,13 @@ pub async fn function(
     Path(name): Path<String>,
     req: ParseRequest,
 ) -> ApiResult<Response> {
-    let invalid = || Error::new(code::SCRIPT_FAILED, format!("Invalid function: \"{name}\""));
-    let cloud = cloud(&app).ok_or_else(invalid)?;
     let mut request = app.core.cloud_request(&req.ctx());
     request.insert("params".into(), params(&req));
     request.insert("functionName".into(), Value::String(name.clone()));
-    let mut value = cloud.run_function(&name, Value::Object(request)).await?;
+    let mut value = app
+        .hooks
+        .run_function(&name, Value::Object(request))
+        .await?;
     let status = value
         .get("status")
         .and_then(Value::as_u64)

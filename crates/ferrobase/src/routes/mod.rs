@@ -2,6 +2,7 @@
 
 mod batch;
 mod classes;
+mod hooks;
 pub(crate) mod jobs;
 mod misc;
 mod pages;
@@ -87,6 +88,19 @@ pub fn api() -> Router<Arc<App>> {
             axum::routing::put(jobs::update_schedule).delete(jobs::delete_schedule),
         )
         .route("/scriptlog", get(jobs::script_log))
+        .route(
+            "/hooks/functions",
+            get(hooks::functions).post(hooks::create),
+        )
+        .route(
+            "/hooks/functions/{name}",
+            get(hooks::function).put(hooks::update_function),
+        )
+        .route("/hooks/triggers", get(hooks::triggers).post(hooks::create))
+        .route(
+            "/hooks/triggers/{class}/{trigger}",
+            get(hooks::trigger).put(hooks::update_trigger),
+        )
         .route("/files", post(crate::files::no_name))
         .route("/files/{*path}", axum::routing::any(crate::files::dispatch))
         .route("/aggregate/{class}", get(classes::aggregate))

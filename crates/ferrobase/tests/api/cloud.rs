@@ -408,3 +408,163 @@ async fn a_main_js_that_fails_to_load_stops_the_start() {
     };
     assert!(err.contains("SyntaxError"), "{err}");
 }
+
+/// A webhook receiver on 127.0.0.1 that records what it was sent.
+async fn receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use axum::routing::post;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Value)>::new()));
+    let record = seen.clone();
+    let handler = move |headers: axum::http::HeaderMap,
+                        axum::extract::Path(name): axum::extract::Path<String>,
+                        axum::Json(body): axum::Json<Value>| {
+        let record = record.clone();
+        async move {
+            let key = headers
+                .get("x-parse-webhook-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            record
+                .lock()
+                .expect("lock")
+                .push((format!("{name} key={key}"), body.clone()));
+            axum::Json(match name.as_str() {
+                "double" => json!({"success": body["params"]["n"].as_i64().unwrap_or(0) * 2}),
+                "refuse" => json!({"error": "webhook says no"}),
+                "beforeSave" => {
+                    let mut o = body["object"].clone();
+                    o["stamped"] = json!(true);
+                    json!({ "success": o })
+                }
+                _ => json!({"success": true}),
+            })
+        }
+    };
+    let router = axum::Router::new().route("/hook/{name}", post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}/hook"), seen)
+}
+
+#[tokio::test]
+async fn webhooks_share_the_dispatch_with_main_js() {
+    let (hook_url, seen) = receiver().await;
+    let app = spawn_with(|c| {
+        c.cloud = Some(main_js());
+        c.webhook_key = Some("hook-key".into());
+    })
+    .await;
+    // Only the master key manages hooks.
+    let (s, _) = app.get("/hooks/functions", As::Public).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = app
+        .post(
+            "/hooks/functions",
+            json!({"functionName": "double", "url": format!("{hook_url}/double")}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["functionName"], json!("double"));
+    let (_, v) = app
+        .post(
+            "/hooks/functions",
+            json!({"functionName": "double", "url": format!("{hook_url}/double")}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(v["code"], json!(143), "a second create is refused: {v}");
+    let (_, v) = app.get("/hooks/functions/nope", As::Master).await;
+    assert_eq!(
+        v,
+        json!({"code": 143, "error": "no function named: nope is defined"})
+    );
+    let (_, v) = run(&app, "double", json!({"n": 21}), As::Public).await;
+    assert_eq!(v, json!({"result": 42}));
+    // A webhook registered under a main.js name wins; an error answer is 141.
+    app.post(
+        "/hooks/functions",
+        json!({"functionName": "hello", "url": format!("{hook_url}/refuse")}),
+        As::Master,
+    )
+    .await;
+    let (_, v) = run(&app, "hello", json!({}), As::Public).await;
+    assert_eq!(v, json!({"code": 141, "error": "webhook says no"}));
+    let (s, v) = app
+        .put(
+            "/hooks/functions/hello",
+            json!({"__op": "Delete"}),
+            As::Master,
+        )
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({})));
+    let (_, v) = run(&app, "hello", json!({}), As::Public).await;
+    assert_eq!(v, json!({"result": "Hello world"}), "main.js again");
+
+    // A beforeSave webhook changes the object; an afterSave webhook is told.
+    for t in ["beforeSave", "afterSave"] {
+        let (s, v) = app
+            .post(
+                "/hooks/triggers",
+                json!({"className": "Hooked", "triggerName": t, "url": format!("{hook_url}/{t}")}),
+                As::Master,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (_, v) = app.get("/hooks/triggers", As::Master).await;
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    let id = app.create("Hooked", json!({"n": 1})).await;
+    let (_, o) = app.get(&format!("/classes/Hooked/{id}"), As::Master).await;
+    assert_eq!(o["stamped"], json!(true), "{o}");
+    let calls = seen.lock().expect("lock").clone();
+    let names: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"beforeSave key=hook-key"), "{names:?}");
+    assert!(names.contains(&"afterSave key=hook-key"), "{names:?}");
+    let before = calls
+        .iter()
+        .find(|(n, _)| n.starts_with("beforeSave"))
+        .map(|(_, b)| b.clone())
+        .unwrap_or_default();
+    assert_eq!(before["object"]["n"], json!(1), "{before}");
+    assert_eq!(before["object"]["className"], json!("Hooked"));
+    assert_eq!(before["master"], json!(true));
+    assert_eq!(before["triggerName"], json!("beforeSave"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn job_and_hook_records_are_master_only() {
+    let app = cloud_app(30).await;
+    app.post("/jobs/cleanup", json!({}), As::Master).await;
+    for (method, path) in [
+        ("find", "/classes/_JobStatus"),
+        ("find", "/classes/_Hooks"),
+        ("find", "/classes/_JobSchedule"),
+    ] {
+        let (s, v) = app.get(path, As::Public).await;
+        let class = path.trim_start_matches("/classes/");
+        assert_eq!(
+            (s, v),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"code": 119, "error": format!(
+                    "Clients aren't allowed to perform the {method} operation on the {class} collection.")})
+            )
+        );
+    }
+    let (s, v) = app
+        .post("/classes/_JobStatus", json!({"status": "x"}), As::Public)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["code"], json!(119));
+    app.stop().await;
+}

@@ -1,0 +1,26 @@
+//! Class-wide rules Parse applies before any permission check (`rest.js` `enforceRoleSecurity`).
+
+use crate::auth::Auth;
+use crate::error::{Error, Result};
+
+/// Classes only the master key may read or write through REST (Parse Server's
+/// `classesWithMasterOnlyAccess`): job and push bookkeeping, webhooks, config, idempotency.
+pub const MASTER_ONLY_CLASSES: &[&str] = &[
+    "_JobStatus",
+    "_PushStatus",
+    "_Hooks",
+    "_GlobalConfig",
+    "_GraphQLConfig",
+    "_JobSchedule",
+    "_Idempotency",
+];
+
+/// Error 119 when a client (not the master key) operates on a master-only class.
+pub fn enforce_class_security(method: &str, class: &str, auth: &Auth) -> Result<()> {
+    if !auth.master && MASTER_ONLY_CLASSES.contains(&class) {
+        return Err(Error::forbidden_op(format!(
+            "Clients aren't allowed to perform the {method} operation on the {class} collection."
+        )));
+    }
+    Ok(())
+}
