@@ -4,7 +4,7 @@
 use axum::http::Method;
 use ferrobase_core::Error;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,8 @@ pub struct Rule {
     pub count: u32,
     pub window: Duration,
     pub per_user: bool,
+    /// The answer's message (Parse's `errorResponseMessage`).
+    pub message: Option<String>,
 }
 
 impl Rule {
@@ -40,6 +42,7 @@ impl Rule {
             count,
             window: Duration::from_secs(secs),
             per_user: false,
+            message: None,
         };
         for p in parts {
             match p.trim() {
@@ -50,6 +53,41 @@ impl Rule {
             }
         }
         Ok(rule)
+    }
+
+    /// A Cloud Code validator's `rateLimit`, as the worker's manifest reports it
+    /// (`requestPath`, `prefix`, `requestMethods`, `requestTimeWindow` in ms, `requestCount`,
+    /// `errorResponseMessage`, `zone`).
+    pub fn from_cloud(v: &serde_json::Value) -> Option<Rule> {
+        let path = v.get("requestPath")?.as_str()?.to_string();
+        let count = u32::try_from(v.get("requestCount")?.as_u64()?).ok()?;
+        let window = Duration::from_millis(v.get("requestTimeWindow")?.as_u64()?);
+        if count == 0 || window.is_zero() {
+            return None;
+        }
+        let prefix = v.get("prefix").and_then(serde_json::Value::as_bool) == Some(true);
+        let methods = v
+            .get("requestMethods")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let zone = v.get("zone").and_then(serde_json::Value::as_str);
+        Some(Rule {
+            path: if prefix { format!("{path}*") } else { path },
+            methods,
+            count,
+            window,
+            per_user: matches!(zone, Some("user" | "session")),
+            message: v
+                .get("errorResponseMessage")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+        })
     }
 
     fn matches(&self, method: &Method, rel_path: &str) -> bool {
@@ -65,6 +103,8 @@ impl Rule {
 #[derive(Default)]
 pub struct Limiter {
     rules: Vec<Rule>,
+    /// Rules from Cloud Code validators (replaced when main.js is loaded again).
+    cloud: RwLock<Vec<Rule>>,
     windows: Mutex<HashMap<(usize, String), (Instant, u32)>>,
 }
 
@@ -72,7 +112,18 @@ impl Limiter {
     pub fn new(rules: Vec<Rule>) -> Limiter {
         Limiter {
             rules,
+            cloud: RwLock::new(Vec::new()),
             windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Installs the rate limits Cloud Code's validators declare.
+    pub fn set_cloud_rules(&self, rules: Vec<Rule>) {
+        if let Ok(mut r) = self.cloud.write() {
+            *r = rules;
+        }
+        if let Ok(mut w) = self.windows.lock() {
+            w.retain(|(i, _), _| *i < self.rules.len());
         }
     }
 
@@ -84,7 +135,8 @@ impl Limiter {
         ip: &str,
         user: Option<&str>,
     ) -> Result<(), Error> {
-        if self.rules.is_empty() {
+        let cloud = self.cloud.read().map(|c| c.clone()).unwrap_or_default();
+        if self.rules.is_empty() && cloud.is_empty() {
             return Ok(());
         }
         let now = Instant::now();
@@ -95,12 +147,13 @@ impl Limiter {
             let longest = self
                 .rules
                 .iter()
+                .chain(cloud.iter())
                 .map(|r| r.window)
                 .max()
                 .unwrap_or_default();
             windows.retain(|_, (start, _)| now.duration_since(*start) < longest);
         }
-        for (i, rule) in self.rules.iter().enumerate() {
+        for (i, rule) in self.rules.iter().chain(cloud.iter()).enumerate() {
             if !rule.matches(method, rel_path) {
                 continue;
             }
@@ -114,7 +167,11 @@ impl Limiter {
             }
             slot.1 += 1;
             if slot.1 > rule.count {
-                return Err(Error::RateLimited("Too many requests".into()));
+                return Err(Error::RateLimited(
+                    rule.message
+                        .clone()
+                        .unwrap_or_else(|| "Too many requests".into()),
+                ));
             }
         }
         Ok(())

@@ -36,6 +36,8 @@ pub struct Manifest {
     pub functions: HashSet<String>,
     pub jobs: Vec<String>,
     triggers: HashMap<String, HashSet<String>>,
+    /// Validators' `rateLimit`s, enforced by the server's limiter.
+    pub rate_limits: Vec<crate::ratelimit::Rule>,
 }
 
 impl Manifest {
@@ -49,6 +51,12 @@ impl Manifest {
                 .iter()
                 .filter_map(Value::as_str)
                 .map(String::from)
+                .collect();
+        }
+        if let Some(r) = v.get("rateLimits").and_then(Value::as_array) {
+            m.rate_limits = r
+                .iter()
+                .filter_map(crate::ratelimit::Rule::from_cloud)
                 .collect();
         }
         if let Some(t) = v.get("triggers").and_then(Value::as_object) {
@@ -181,6 +189,8 @@ impl Cloud {
     /// Gives the runtime the application, for the Parse calls Cloud Code makes.
     pub fn attach(&self, app: &Arc<App>) {
         let _ = self.app.set(Arc::downgrade(app));
+        app.limiter
+            .set_cloud_rules(self.manifest().rate_limits.clone());
     }
 
     fn install(&self, w: Arc<Worker>, manifest: &Value) {
@@ -191,6 +201,9 @@ impl Cloud {
             triggers = m.triggers.values().map(HashSet::len).sum::<usize>(),
             "Cloud Code loaded"
         );
+        if let Some(app) = self.app.get().and_then(Weak::upgrade) {
+            app.limiter.set_cloud_rules(m.rate_limits.clone());
+        }
         if let Ok(mut slot) = self.manifest.write() {
             *slot = Arc::new(m);
         }

@@ -375,7 +375,7 @@ async fn a_slow_or_dead_worker_answers_errors_and_comes_back() {
     assert_eq!(s, StatusCode::OK);
     let mut back = Value::Null;
     for _ in 0..100 {
-        let (_, v) = run(&app, "hello", json!({}), As::Public).await;
+        let (_, v) = run(&app, "runOther", json!({}), As::Public).await;
         back = v;
         if back.get("result").is_some() {
             break;
@@ -387,7 +387,7 @@ async fn a_slow_or_dead_worker_answers_errors_and_comes_back() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(back, json!({"result": "Hello world"}));
+    assert_eq!(back, json!({"result": "Hello nested"}));
     app.stop().await;
 }
 
@@ -566,5 +566,25 @@ async fn job_and_hook_records_are_master_only() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["code"], json!(119));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn validator_rate_limits_are_enforced() {
+    let app = cloud_app(30).await;
+    // `hello` allows 5 calls per second and per address.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(run(&app, "hello", json!({}), As::Public).await);
+    }
+    assert!(
+        statuses[..5].iter().all(|(s, _)| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[5].0, StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_eq!(statuses[5].1["code"], json!(155));
+    // The master key is not limited.
+    let (s, _) = run(&app, "hello", json!({}), As::Master).await;
+    assert_eq!(s, StatusCode::OK);
     app.stop().await;
 }
