@@ -168,6 +168,9 @@ pub struct ServeArgs {
     /// Seconds a cloud function or trigger may run before it answers 124 "Script timed out".
     #[arg(long, env = "FERROBASE_CLOUD_TIMEOUT")]
     pub cloud_timeout: Option<u64>,
+    /// Reload Cloud Code when a file beside main.js changes (a new worker takes over once loaded).
+    #[arg(long, env = "FERROBASE_CLOUD_WATCH")]
+    pub cloud_watch: Option<bool>,
     /// The Node.js executable that runs Cloud Code.
     #[arg(long, env = "FERROBASE_NODE")]
     pub node: Option<PathBuf>,
@@ -229,6 +232,7 @@ struct FileConfig {
     schema_refresh_secs: Option<u64>,
     cloud: Option<PathBuf>,
     cloud_timeout: Option<u64>,
+    cloud_watch: Option<bool>,
     node: Option<PathBuf>,
     webhook_key: Option<String>,
 }
@@ -286,6 +290,7 @@ pub struct Config {
     pub cloud: Option<PathBuf>,
     /// Seconds before a function or trigger call answers 124.
     pub cloud_timeout: u64,
+    pub cloud_watch: bool,
     pub node: PathBuf,
     pub webhook_key: Option<String>,
 }
@@ -399,6 +404,7 @@ impl Default for Config {
             schema_refresh_secs: 5,
             cloud: None,
             cloud_timeout: 30,
+            cloud_watch: false,
             node: PathBuf::from("node"),
             webhook_key: None,
         }
@@ -611,6 +617,10 @@ impl Config {
                 .cloud_timeout
                 .or(file.cloud_timeout)
                 .unwrap_or(d.cloud_timeout),
+            cloud_watch: args
+                .cloud_watch
+                .or(file.cloud_watch)
+                .unwrap_or(d.cloud_watch),
             node: args.node.or(file.node).unwrap_or(d.node),
             webhook_key: args
                 .webhook_key

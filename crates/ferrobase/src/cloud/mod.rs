@@ -84,6 +84,8 @@ impl Manifest {
 /// Settings of the Cloud Code runtime.
 pub struct CloudSettings {
     pub main: PathBuf,
+    /// Reload when a file beside main.js changes.
+    pub watch: bool,
     pub node: PathBuf,
     pub timeout: Duration,
     pub app_id: String,
@@ -182,6 +184,10 @@ impl Cloud {
         cloud.install(w, &manifest);
         let _ = cloud.incoming.set(incoming_tx.clone());
         tokio::spawn(handle_incoming(Arc::downgrade(&cloud), incoming_rx));
+        if cloud.settings.watch {
+            let dir = main.parent().map(Path::to_path_buf).unwrap_or_default();
+            tokio::spawn(watch(Arc::downgrade(&cloud), dir, incoming_tx.clone()));
+        }
         tokio::spawn(supervise(Arc::downgrade(&cloud), incoming_tx));
         Ok(cloud)
     }
@@ -418,6 +424,64 @@ async fn supervise(cloud: Weak<Cloud>, incoming: mpsc::UnboundedSender<Incoming>
             .is_some_and(|c| !c.stopped.load(Ordering::SeqCst))
         {
             tracing::error!("Cloud Code process exited; restarting it");
+        }
+    }
+}
+
+/// The newest modification time among the app's files (not `node_modules`), a few levels deep.
+fn newest_change(dir: &Path, depth: usize) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "node_modules" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let t = if meta.is_dir() {
+            if depth == 0 {
+                continue;
+            }
+            newest_change(&path, depth - 1)
+        } else {
+            meta.modified().ok()
+        };
+        newest = newest.max(t);
+    }
+    newest
+}
+
+/// `--cloud-watch`: when a file changes, a new worker loads main.js; it takes over once its
+/// manifest is in, and the old one finishes the calls it has before it is stopped. A main.js that
+/// fails to load leaves the running worker in place.
+async fn watch(cloud: Weak<Cloud>, dir: PathBuf, incoming: mpsc::UnboundedSender<Incoming>) {
+    let mut seen = newest_change(&dir, 4);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(c) = cloud.upgrade() else { return };
+        if c.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = newest_change(&dir, 4);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match Worker::start(&c.spawn, incoming.clone()).await {
+            Ok((w, manifest)) => {
+                let old = c.current();
+                c.install(w, &manifest);
+                tracing::info!("Cloud Code reloaded");
+                if let Some(old) = old {
+                    tokio::spawn(async move {
+                        old.drain(Duration::from_secs(60)).await;
+                        old.kill();
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Cloud Code reload failed; the old code keeps running")
+            }
         }
     }
 }

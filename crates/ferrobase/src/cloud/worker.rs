@@ -322,6 +322,18 @@ impl Worker {
         }
     }
 
+    /// Waits until no call is in flight (at most `limit`).
+    pub async fn drain(&self, limit: Duration) {
+        let until = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < until {
+            let busy = self.pending.lock().map(|p| !p.is_empty()).unwrap_or(false);
+            if !busy {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Ends the process (a watchdog restart, a reload, the server's shutdown).
     pub fn kill(&self) {
         self.alive.store(false, Ordering::SeqCst);

@@ -588,3 +588,35 @@ async fn validator_rate_limits_are_enforced() {
     assert_eq!(s, StatusCode::OK);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn cloud_watch_swaps_in_changed_code() {
+    let code = tempfile::tempdir().expect("dir");
+    let main = code.path().join("main.js");
+    std::fs::write(&main, "Parse.Cloud.define('version', () => 1);\n").expect("write");
+    let app = spawn_with(|c| {
+        c.cloud = Some(main.clone());
+        c.cloud_watch = true;
+    })
+    .await;
+    let (_, v) = run(&app, "version", json!({}), As::Public).await;
+    assert_eq!(v, json!({"result": 1}));
+    // A file that does not load leaves the running code in place.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(&main, "Parse.Cloud.define('version', () => {\n").expect("write");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, v) = run(&app, "version", json!({}), As::Public).await;
+    assert_eq!(v, json!({"result": 1}));
+    std::fs::write(&main, "Parse.Cloud.define('version', () => 2);\n").expect("write");
+    let mut now = Value::Null;
+    for _ in 0..100 {
+        let (_, v) = run(&app, "version", json!({}), As::Public).await;
+        now = v;
+        if now == json!({"result": 2}) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(now, json!({"result": 2}));
+    app.stop().await;
+}
