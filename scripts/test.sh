@@ -169,6 +169,13 @@ else
   FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/differential/run.sh 2>&1 | tee -a "$summary"
 fi
 
+step "Differential Cloud Code check: e2e/cloud/main.js on ferrobase --cloud and on the real Parse Server"
+if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
+  echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
+else
+  FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/cloud/run.sh 2>&1 | tee -a "$summary"
+fi
+
 step "Interoperability with the real Parse Server on one MongoDB-wire database (FerretDB)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then
   echo "skipped (FERROBASE_SKIP_DIFFERENTIAL=1)"
@@ -179,6 +186,7 @@ fi
 passed=$(awk '/test result: ok\./ { for (i = 1; i <= NF; i++) if ($i == "passed;") s += $(i - 1) }
   /^# pass / { s += $3 }
   /^differential: / { s += $2 }
+  /^cloud-differential: / { s += $2 }
   /^interop: / { s += $2 }
   END { print s + 0 }' "$summary")
 rm -f "$summary"
