@@ -63,140 +63,34 @@ const INTENTIONAL = {
       'the error text names ferrobase\'s own setting ("an email adapter (--smtp-url)") where Parse names its option (emailAdapter); same status and code 1',
     cases: ['pwreset'],
   },
-};
-const FIND_CASES = [
-  'save.create.stored', 'save.create.ops.stored', 'save.update.stored', 'save.update.dotted.stored',
-  'save.update.refused.stored', 'ctx.nestedSave', 'find.all', 'find.master', 'find.p1.public', 'find.p1.user',
-  'find.limit', 'find.limit.small', 'find.skip', 'find.keys', 'count.bulk', 'count.all', 'count.withResults',
-  'count.hidden', 'get.ok', 'get.private.owner', 'get.keys', 'delete.locked.stored', 'cached.find.master',
-  'cached.get.master',
-];
-const DELETE_ECHO_CASES = [
-  'save.create', 'save.create.user', 'save.create.master', 'save.create.ops', 'save.create.dotted',
-  'save.update.increment', 'save.update.secret', 'save.update.delete', 'save.update.dotted', 'save.batch',
-  'ctx.header', 'ctx.update', 'delete.seed', 'sdk.save', 'sdk.save.update',
-];
-const UPDATE_ID_CASES = [
-  'save.update.increment', 'save.update.secret', 'save.update.delete', 'save.update.dotted', 'save.batch',
-  'ctx.update', 'profile.update', 'profile.update.master', 'user.update', 'login.ban',
-];
-const JOB_STATUS_CASES = ['job.run', 'job.startJob', 'job.list', 'sdk.startJob'];
-const KNOWN_RUST_GAPS = {
-  afterFindClassName: {
+  jobStatusUpdatedAt: {
     reason:
-      'with an afterFind trigger (and for objects a beforeFind returned) Parse answers every result object with "className" (triggers.js toJSONwithObjects keeps it); ferrobase strips it (ferrobase-core rest/triggers.rs rest_objects / after_find)',
-    cases: FIND_CASES,
+      "_JobStatus objects carry updatedAt on ferrobase: every store keeps createdAt/updatedAt on each object; Parse's jobStatusHandler writes through its database controller and leaves updatedAt out",
+    cases: ['job.run', 'job.byBody', 'job.startJob', 'job.list'],
     mask: v => walk(v, o => {
-      if (typeof o.className === 'string' && !o.__type && (o.objectId || o.createdAt)) delete o.className;
+      if (o.jobName && o.source === 'api') delete o.updatedAt;
       return o;
     }),
-  },
-  deleteEcho: {
-    reason:
-      'a key the beforeSave unset (request.object.unset) is echoed as {"__op":"Delete"} in the create/update answer, on create too (RestWrite._updateResponseWithData: fieldsChangedByTrigger, clientSupportsDelete); ferrobase leaves it out, so the SDK keeps the stale value on the saved object',
-    cases: DELETE_ECHO_CASES,
-    mask: v => walk(v, o => {
-      for (const [k, x] of Object.entries(o)) if (x && x.__op === 'Delete' && Object.keys(x).length === 1) delete o[k];
-      if (o.attrs && o.attrs.secret !== undefined) delete o.attrs.secret; // sdk.save*: the stale value
-      return o;
-    }),
-  },
-  updateEchoObjectId: {
-    reason:
-      'an update answer never carries objectId (RestWrite._updateResponseWithData deletes response.objectId for an update); ferrobase echoes it whenever a beforeSave ran, because the worker\'s body has objectId and it counts as a key the trigger changed (rest/triggers.rs before_save: `changed`)',
-    cases: UPDATE_ID_CASES,
-    mask: v => walk(v, o => {
-      if (o.updatedAt && !o.createdAt && o.objectId !== undefined && !o.className) delete o.objectId;
-      return o;
-    }),
-  },
-  revertedKeyEcho: {
-    reason:
-      "a key the client sent but the beforeSave reverted (here the validator's `constant: true` on Profile.plan) is echoed with its stored value: RestWrite._updateResponseWithData sets data[key] = originalData[key] for every client op the trigger dropped. PUT /classes/Profile/<id> {plan:'gold', bio:' x '}: Parse {bio:'x', plan:'free', updatedAt}; ferrobase {bio:'x', objectId, updatedAt}",
-    cases: ['profile.update'],
   },
   dottedEcho: {
     reason:
-      "PUT {'meta.b.c': 3, 'meta.a': {__op:'Increment',amount:1}} on {meta:{a:1,b:{c:2}}} with a beforeSave (both store meta {a:2,b:3}: RestWrite.buildParseObjects folds only the first dot level, and the worker does the same): Parse answers {checked, meta:{a:2,b:{c:2}}, secret:Delete, updatedAt}; ferrobase {checked, meta:{a:2,b:3}, \"meta.a\":2, objectId, updatedAt}. Parse never echoes a dotted key (ferrobase's \"meta.a\" is the bug to fix); Parse's meta.b is the pre-update sub-object, a Parse-on-Postgres oddity not worth copying",
+      "PUT {'meta.b.c': 3, 'meta.a': {__op:'Increment',amount:1}} on {meta:{a:1,b:{c:2}}} with a beforeSave: both store meta {a:2,b:3}; ferrobase echoes that stored value, Parse echoes meta.b as it was before the update ({c:2}), a Parse-on-Postgres oddity not worth copying",
     cases: ['save.update.dotted'],
     mask: v => walk(v, o => {
-      if (o.meta && o.updatedAt) {
-        delete o.meta;
-        for (const k of Object.keys(o)) if (k.includes('.')) delete o[k];
-      }
+      if (o.meta && o.updatedAt) delete o.meta;
       return o;
     }),
   },
-  jobStatusFields: {
-    reason:
-      "_JobStatus as Parse 9.10 writes it (StatusHandler.jobStatusHandler): {objectId, jobName, source:'api', status, createdAt, ACL: {} (lockdown), message, finishedAt} and no `params` and no `updatedAt` (written through the database controller); ferrobase adds params and updatedAt and no ACL",
-    cases: JOB_STATUS_CASES,
-    mask: v => walk(v, o => {
-      if (o.jobName && o.source === 'api') {
-        delete o.params;
-        delete o.updatedAt;
-        delete o.ACL;
-      }
-      if (o.jobName && o.status === 'succeeded' && 'params' in o && o.id) delete o.params; // sdk.startJob
-      return o;
-    }),
-  },
-  jobsRouteByBody: {
-    reason: 'POST /jobs with {"jobName": …} in the body (FunctionsRouter route `/jobs`, master key) is a 400/107 "unknown route" on ferrobase; Parse starts the job as POST /jobs/<jobName> does',
-    cases: ['job.byBody', 'job.list'],
-    wholesale: ['job.byBody'],
-    mask: v => walk(v, o => {
-      if (Array.isArray(o.results)) o.results = o.results.filter(x => !(x && x.objectId === '@job2')); // job.list: the job POST /jobs started
-      return o;
-    }),
-  },
-  masterOnlyClassMessage: {
-    reason:
-      'GET /classes/_JobStatus without the master key: both 400/119, Parse 9.10 says "Permission denied" (createSanitizedError; the detail goes to the log), ferrobase "Clients aren\'t allowed to perform the find operation on the _JobStatus collection."',
-    cases: ['job.status.public'],
-    mask: v => walk(v, o => {
-      if (o.code === 119 && /^Clients aren't allowed/.test(o.error || '')) o.error = 'Permission denied';
-      return o;
-    }),
-  },
-  masterOnly403: {
-    reason:
-      'a master-key-only route without the master key (POST /jobs/<name>, GET /scriptlog) answers 403 {"error":"Permission denied"} on Parse 9.10 (middlewares.enforceMasterKeyAccess: the detail only goes to the log); ferrobase answers {"error":"unauthorized: master key is required"}',
-    cases: ['job.public', 'log.public'],
-    mask: v => walk(v, o => {
-      if (o.error === 'unauthorized: master key is required') o.error = 'Permission denied';
-      return o;
-    }),
-  },
-  beforeFindObjectsRefilter: {
-    reason:
-      'objects a beforeFind returns are re-queried for a caller without the master key (rest.js runFindTriggers: objectId $in their ids, with the caller\'s auth, no triggers) and only those found are answered, then afterFind runs on them; ferrobase answers them as returned. main.js returns an unsaved c1: Parse answers [] for find/count and 101 for get without the master key',
-    cases: ['cached.find', 'cached.get', 'cached.count', 'cached.where', 'sdk.cached'],
-  },
-  rateLimitLoopback: {
-    reason:
-      "Parse 9.10 skips a rateLimit for requests from 127.0.0.1 unless the rule says includeInternalRequests: true (middlewares.addRateLimit `skip`), so 7 calls to `hello` (5/s) from loopback all answer 200; ferrobase (cf80563) answers 429 to the 6th and 7th. Either honour the skip (and includeInternalRequests) or, if limiting loopback is kept on purpose (ferrobase's Cloud Code calls are in-process, so it needs no such exemption, and the exemption switches limits off behind a same-host proxy), move this entry to INTENTIONAL and document it",
-    cases: ['fn.hello.rateLimit'],
-  },
+};
+const KNOWN_RUST_GAPS = {
   functionsGet: {
     reason: 'GET /functions/<name> is not a route on Parse 9.10 (404, FunctionsRouter mounts POST only); ferrobase runs the function (200)',
     cases: ['fn.hello.get'],
-  },
-  arrayParams: {
-    reason:
-      'POST /functions/echo with the JSON body [1,2]: Parse takes the body as params (lodash mapValues: {"0":1,"1":2}); ferrobase passes {}',
-    cases: ['fn.echo.arrayBody'],
-  },
-  scriptlogLevel: {
-    reason:
-      "GET /scriptlog?level=info answers that level and the more severe ones (winston query: info includes warn and error), and a logger call's object argument becomes fields of the entry (log.info('info line', {a: 1}) -> {message:'info line', a: 1, level, timestamp}); ferrobase filters on the exact level and drops the fields (the worker now sends them as the log frame's `meta`)",
-    cases: ['log.lines'],
   },
 };
 
 // main.js hooks that ferrobase does not run yet (no Rust side): not compared.
 const NOT_YET = [
-  'beforeSave(Parse.File) / afterSave(Parse.File): file triggers (POST /files/<name>)',
   'beforeSave(Parse.Config) / afterSave(Parse.Config): config triggers (PUT /config)',
   'beforeConnect / beforeSubscribe(GameScore) / afterLiveQueryEvent(GameScore): LiveQuery triggers',
 ];

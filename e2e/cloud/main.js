@@ -186,3 +186,7 @@ Parse.Cloud.define('crash', () => {
   setTimeout(() => process.exit(3), 10);
   return 'bye';
 });
+// Validator rate limits skip 127.0.0.1 unless includeInternalRequests (as Parse Server).
+Parse.Cloud.define('limited', () => 'ok', {
+  rateLimit: { requestTimeWindow: 1000, requestCount: 5, includeInternalRequests: true },
+});

@@ -17,6 +17,9 @@ pub struct Rule {
     pub per_user: bool,
     /// The answer's message (Parse's `errorResponseMessage`).
     pub message: Option<String>,
+    /// Requests from 127.0.0.1 are not counted (Parse's default for validator rate limits,
+    /// unless `includeInternalRequests`).
+    pub skip_loopback: bool,
 }
 
 impl Rule {
@@ -43,6 +46,7 @@ impl Rule {
             window: Duration::from_secs(secs),
             per_user: false,
             message: None,
+            skip_loopback: false,
         };
         for p in parts {
             match p.trim() {
@@ -87,6 +91,10 @@ impl Rule {
                 .get("errorResponseMessage")
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_string),
+            skip_loopback: v
+                .get("includeInternalRequests")
+                .and_then(serde_json::Value::as_bool)
+                != Some(true),
         })
     }
 
@@ -154,7 +162,7 @@ impl Limiter {
             windows.retain(|_, (start, _)| now.duration_since(*start) < longest);
         }
         for (i, rule) in self.rules.iter().chain(cloud.iter()).enumerate() {
-            if !rule.matches(method, rel_path) {
+            if !rule.matches(method, rel_path) || (rule.skip_loopback && ip == "127.0.0.1") {
                 continue;
             }
             let who = match (rule.per_user, user) {

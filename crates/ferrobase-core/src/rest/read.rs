@@ -100,10 +100,11 @@ impl Core {
         let changed = match self.before_find(ctx, class, opts, false).await? {
             None => None,
             Some(BeforeFind::Objects(results)) => {
+                let results = self.readable_of(ctx, class, results).await?;
                 return Ok(FindResult {
                     results,
                     count: None,
-                })
+                });
             }
             Some(BeforeFind::Query(o)) => Some(o),
         };
@@ -120,6 +121,51 @@ impl Core {
             found.results = self.after_find(ctx, class, opts, found.results).await?;
         }
         Ok(found)
+    }
+
+    /// Objects a beforeFind answered, kept only where the caller may read the stored object of
+    /// that id (Parse queries them again with the caller's rights); the master key sees all.
+    async fn readable_of(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        objects: Vec<Object>,
+    ) -> Result<Vec<Object>> {
+        if ctx.auth.master {
+            return Ok(objects);
+        }
+        if self.schema_fresh(class).await.is_none() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Value> = objects
+            .iter()
+            .filter_map(|o| o.get("objectId").cloned())
+            .collect();
+        let by_id = FindOptions {
+            where_: Some(serde_json::json!({ "objectId": { "$in": ids } })),
+            limit: Some(i64::try_from(objects.len()).unwrap_or(i64::MAX)),
+            keys: Some("objectId".into()),
+            ..FindOptions::default()
+        };
+        let found: HashSet<String> = match self.plan_find(ctx, class, &by_id).await? {
+            Planned::Answered(r) => r.results,
+            Planned::Run { schema, query, .. } => self.store.find(&schema, &query, ctx.tx).await?,
+        }
+        .iter()
+        .filter_map(|o| {
+            o.get("objectId")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect();
+        Ok(objects
+            .into_iter()
+            .filter(|o| {
+                o.get("objectId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| found.contains(id))
+            })
+            .collect())
     }
 
     /// Reads the rows of a planned find as objects and turns them into what the caller may see.
@@ -326,8 +372,12 @@ impl Core {
             };
             match self.before_find(ctx, class, &by_id, true).await? {
                 None => None,
-                Some(BeforeFind::Objects(mut objects)) => {
-                    return objects.pop().ok_or_else(Error::not_found)
+                Some(BeforeFind::Objects(objects)) => {
+                    return self
+                        .readable_of(ctx, class, objects)
+                        .await?
+                        .pop()
+                        .ok_or_else(Error::not_found)
                 }
                 Some(BeforeFind::Query(o)) => Some(o),
             }

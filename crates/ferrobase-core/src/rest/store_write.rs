@@ -130,3 +130,38 @@ impl Core {
 fn touches_members(object: Option<&Object>) -> bool {
     object.is_none_or(|o| o.contains_key("users") || o.contains_key("roles"))
 }
+
+impl Core {
+    /// The server's own bookkeeping object (`_JobStatus`, `_PushStatus`, …) as Parse Server writes
+    /// it through its database controller: no triggers and no REST rules, fields added to the
+    /// class as needed (every store keeps `updatedAt`, which Parse leaves out). Returns the id.
+    pub async fn system_insert(&self, class: &str, fields: Object) -> Result<String> {
+        let ctx = Ctx::new(crate::auth::Auth::master());
+        let prep = self.prepare(class, self.schema(class).as_deref(), fields, true, None)?;
+        let schema = self.writable_schema(&ctx, class, &prep.new_fields).await?;
+        let (obj, _) = super::write::new_object(&prep)?;
+        let id = obj
+            .get("objectId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        self.store_insert(&ctx, &schema, obj).await?;
+        Ok(id)
+    }
+
+    /// Sets fields of a bookkeeping object (see [`Self::system_insert`]).
+    pub async fn system_update(&self, class: &str, id: &str, fields: Object) -> Result<()> {
+        let ctx = Ctx::new(crate::auth::Auth::master());
+        let prep = self.prepare(
+            class,
+            self.schema(class).as_deref(),
+            fields,
+            false,
+            Some(id),
+        )?;
+        let schema = self.writable_schema(&ctx, class, &prep.new_fields).await?;
+        self.store_update(&ctx, &schema, &Filter::object_id(id), &prep.updates)
+            .await?;
+        Ok(())
+    }
+}

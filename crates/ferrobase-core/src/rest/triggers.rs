@@ -25,6 +25,8 @@ pub(super) struct BeforeSave {
     pub body: Object,
     /// Keys whose value the trigger set or changed: echoed to the client, as Parse does.
     pub changed: Vec<String>,
+    /// The trigger's `{"__op": "Delete"}` of changed keys: echoed as such, as Parse does.
+    pub deletes: Object,
     pub context: Option<Map<String, Value>>,
 }
 
@@ -146,6 +148,7 @@ impl Core {
             return Ok(BeforeSave {
                 body,
                 changed: Vec::new(),
+                deletes: Object::new(),
                 context: None,
             });
         }
@@ -172,6 +175,7 @@ impl Core {
             return Ok(BeforeSave {
                 body,
                 changed: Vec::new(),
+                deletes: Object::new(),
                 context,
             });
         };
@@ -179,17 +183,30 @@ impl Core {
         for k in ["className", "createdAt", "updatedAt", "__type"] {
             new_body.remove(k);
         }
-        if original.is_none() {
-            new_body.remove("objectId");
-        }
-        let changed = new_body
+        new_body.remove("objectId");
+        // Echoed as Parse does: keys the trigger set or changed, and keys of the client's body
+        // the trigger dropped (they answer their stored value).
+        let mut changed: Vec<String> = new_body
             .iter()
             .filter(|(k, v)| body.get(*k) != Some(*v))
             .map(|(k, _)| k.clone())
             .collect();
+        changed.extend(
+            body.keys()
+                .filter(|k| !new_body.contains_key(*k) && !k.contains('.'))
+                .filter(|k| !matches!(k.as_str(), "objectId" | "ACL" | "password"))
+                .cloned(),
+        );
+        let deletes = changed
+            .iter()
+            .filter_map(|k| new_body.get(k).map(|v| (k, v)))
+            .filter(|(_, v)| v.get("__op").and_then(Value::as_str) == Some("Delete"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         Ok(BeforeSave {
             body: new_body,
             changed,
+            deletes,
             context,
         })
     }
@@ -379,14 +396,14 @@ fn find_options_of(q: &Value, count: bool, explain: bool) -> FindOptions {
     }
 }
 
-/// Objects from a trigger (Parse JSON with `className`/`__type`) as REST results.
+/// Objects from a trigger (Parse JSON with `className`/`__type`) as REST results. Parse keeps
+/// `className` on them (triggers.js `toJSONwithObjects`), so they are answered with it.
 fn rest_objects(objects: &[Value]) -> Vec<Object> {
     objects
         .iter()
         .filter_map(Value::as_object)
         .map(|o| {
             let mut o = o.clone();
-            o.remove("className");
             o.remove("__type");
             o
         })

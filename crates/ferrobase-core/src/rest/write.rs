@@ -197,7 +197,7 @@ impl Core {
             let schema = self.writable_schema(ctx, class, &prep.new_fields).await?;
             let (obj, mut echo) = new_object(&prep)?;
             for k in &saved.changed {
-                if let Some(v) = obj.get(k) {
+                if let Some(v) = obj.get(k).or_else(|| saved.deletes.get(k)) {
                     echo.insert(k.clone(), v.clone());
                 }
             }
@@ -342,9 +342,16 @@ impl Core {
             }
         }
         for k in &saved.changed {
-            if let Some(v) = stored.get(k) {
+            if let Some(v) = stored.get(k).or_else(|| saved.deletes.get(k)) {
                 body.insert(k.clone(), v.clone());
             }
+        }
+        if !saved.changed.is_empty() {
+            // A whole field echoed already holds what its dotted paths changed.
+            body.retain(|k, _| {
+                k.split_once('.')
+                    .is_none_or(|(root, _)| !saved.changed.iter().any(|c| c == root))
+            });
         }
         body.insert("updatedAt".into(), Value::String(now));
         if class == "_User" {

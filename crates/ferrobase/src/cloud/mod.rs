@@ -99,6 +99,16 @@ pub struct LogLine {
     pub at: chrono::DateTime<chrono::Utc>,
     pub level: String,
     pub message: String,
+    /// The logger call's other arguments (Parse's log entry carries them as fields).
+    pub meta: serde_json::Map<String, Value>,
+}
+
+/// winston's levels, most severe first: asking for one gives it and every more severe one.
+fn severity(level: &str) -> usize {
+    ["error", "warn", "info", "http", "verbose", "debug", "silly"]
+        .iter()
+        .position(|l| *l == level)
+        .unwrap_or(2)
 }
 
 pub struct Cloud {
@@ -262,7 +272,7 @@ impl Cloud {
         }
     }
 
-    fn record(&self, level: &str, message: String) {
+    fn record(&self, level: &str, message: String, meta: serde_json::Map<String, Value>) {
         if let Ok(mut log) = self.log.lock() {
             if log.len() >= LOG_LINES {
                 log.pop_front();
@@ -271,6 +281,7 @@ impl Cloud {
                 at: chrono::Utc::now(),
                 level: level.to_string(),
                 message,
+                meta,
             });
         }
     }
@@ -282,7 +293,7 @@ impl Cloud {
             .map(|l| {
                 l.iter()
                     .rev()
-                    .filter(|x| level.is_none_or(|lv| x.level == lv))
+                    .filter(|x| level.is_none_or(|lv| severity(&x.level) <= severity(lv)))
                     .take(size)
                     .cloned()
                     .collect()
@@ -343,18 +354,22 @@ async fn handle_incoming(cloud: Weak<Cloud>, mut rx: mpsc::UnboundedReceiver<Inc
                     }
                 });
             }
-            Incoming::Log { level, message } => {
+            Incoming::Log {
+                level,
+                message,
+                meta,
+            } => {
                 match level.as_str() {
                     "error" => tracing::error!(target: "cloud", "{message}"),
                     "warn" => tracing::warn!(target: "cloud", "{message}"),
                     _ => tracing::info!(target: "cloud", "{message}"),
                 }
-                c.record(&level, message);
+                c.record(&level, message, meta);
             }
             Incoming::Output { line, stderr } => {
                 let level = if stderr { "error" } else { "info" };
                 tracing::info!(target: "cloud", stream = if stderr { "stderr" } else { "stdout" }, "{line}");
-                c.record(level, line);
+                c.record(level, line, serde_json::Map::new());
             }
             Incoming::JobMessage { job_id, message } => {
                 if let Some(app) = c.app.get().and_then(Weak::upgrade) {

@@ -40,6 +40,7 @@ pub enum Incoming {
     Log {
         level: String,
         message: String,
+        meta: serde_json::Map<String, Value>,
     },
     JobMessage {
         job_id: String,
@@ -245,6 +246,11 @@ impl Worker {
                 let _ = incoming.send(Incoming::Log {
                     level: text("level"),
                     message: text("message"),
+                    meta: frame
+                        .get("meta")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
                 });
             }
             "job_message" => {

@@ -14,6 +14,7 @@ use base64::Engine;
 use bytes::Bytes;
 use ferrobase_core::auth::Auth;
 use ferrobase_core::error::code;
+use ferrobase_core::hooks::{Hooks, Trigger};
 use ferrobase_core::Error;
 use ferrobase_files::{ByteStream, FilesError};
 use futures_util::StreamExt;
@@ -82,6 +83,23 @@ pub async fn post(app: &App, path: &str, req: Request) -> Result<Response, ApiEr
         }
         limited(body.into_data_stream(), max, too_large.clone())
     };
+    let (stored, content_type, data, filename) =
+        match before_save_file(app, &preq, filename, content_type, data, max).await? {
+            BeforeFile::Store {
+                name,
+                content_type,
+                data,
+            } => (
+                format!("{}_{name}", ferrobase_files::random_token()),
+                content_type,
+                data,
+                name,
+            ),
+            BeforeFile::Saved(resp) => return Ok(resp),
+            BeforeFile::Unchanged(content_type, data, filename) => {
+                (stored, content_type, data, filename)
+            }
+        };
     let meta = match app.files.adapter.put(&stored, &content_type, data).await {
         Ok(m) => m,
         Err(FilesError::Source(_)) if too_large.load(Ordering::Relaxed) => {
@@ -97,7 +115,105 @@ pub async fn post(app: &App, path: &str, req: Request) -> Result<Response, ApiEr
         let _ = app.files.adapter.delete(&stored).await;
         return Err(file_error("Invalid file upload."));
     }
+    if app.hooks.has(FILE_CLASS, Trigger::AfterSave) {
+        let mut request = app.core.cloud_request(&preq.ctx());
+        let url = super::file_url(app, &preq.base_url, &stored);
+        request.insert("file".into(), json!({"name": stored, "url": url}));
+        request.insert("fileSize".into(), json!(meta.size));
+        if let Err(e) = app
+            .hooks
+            .run(FILE_CLASS, Trigger::AfterSave, Value::Object(request))
+            .await
+        {
+            tracing::warn!(error = %e, "Parse.File afterSave failed");
+        }
+    }
     Ok(created(app, &preq, &stored))
+}
+
+/// Cloud Code's name for `Parse.File` triggers.
+const FILE_CLASS: &str = "@File";
+
+/// What a `Parse.File` beforeSave decided.
+enum BeforeFile {
+    /// No trigger, or it changed nothing: store the upload as it came.
+    Unchanged(String, ByteStream, String),
+    /// Store this file instead (name, type, bytes).
+    Store {
+        name: String,
+        content_type: String,
+        data: ByteStream,
+    },
+    /// The trigger answered an already saved file: answer it without storing.
+    Saved(Response),
+}
+
+/// Runs a `Parse.File` beforeSave (only when main.js has one: the upload is then read into
+/// memory, as Parse Server does, to give the trigger its bytes). A refusal is code 130.
+async fn before_save_file(
+    app: &App,
+    preq: &ParseRequest,
+    filename: String,
+    content_type: String,
+    data: ByteStream,
+    max: u64,
+) -> Result<BeforeFile, ApiError> {
+    if !app.hooks.has(FILE_CLASS, Trigger::BeforeSave) {
+        return Ok(BeforeFile::Unchanged(content_type, data, filename));
+    }
+    let mut bytes = Vec::new();
+    let mut data = data;
+    while let Some(chunk) = data.next().await {
+        let chunk = chunk.map_err(|_| file_error(format!("Could not store file: {filename}.")))?;
+        if (bytes.len() + chunk.len()) as u64 > max {
+            return Err(ApiError(Error::TooLarge));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut request = app.core.cloud_request(&preq.ctx());
+    request.insert(
+        "file".into(),
+        json!({"name": filename, "type": content_type, "base64": b64.encode(&bytes)}),
+    );
+    request.insert("fileSize".into(), json!(bytes.len()));
+    let answer = app
+        .hooks
+        .run(FILE_CLASS, Trigger::BeforeSave, Value::Object(request))
+        .await
+        .map_err(|e| match e {
+            Error::Parse { code, message } if code == code::SCRIPT_FAILED => {
+                ApiError(Error::new(code::FILE_SAVE_ERROR, message))
+            }
+            other => ApiError(other),
+        })?;
+    let once = |b: Vec<u8>| futures_util::stream::once(async move { Ok(Bytes::from(b)) }).boxed();
+    let Some(file) = answer.get("file") else {
+        return Ok(BeforeFile::Unchanged(content_type, once(bytes), filename));
+    };
+    let name = file
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&filename)
+        .to_string();
+    if let (Some(url), None) = (file.get("url"), file.get("base64")) {
+        let resp = (StatusCode::CREATED, Json(json!({"url": url, "name": name}))).into_response();
+        return Ok(BeforeFile::Saved(resp));
+    }
+    let replaced = match file.get("base64").and_then(Value::as_str) {
+        Some(text) => b64
+            .decode(text.rsplit(',').next().unwrap_or_default().trim())
+            .map_err(|_| file_error("Invalid file upload."))?,
+        None => bytes,
+    };
+    validate_filename(&name)?;
+    let given = file.get("type").and_then(Value::as_str);
+    let (name, content_type) = name_and_type(&name, given.or(Some(&content_type)));
+    Ok(BeforeFile::Store {
+        name,
+        content_type,
+        data: once(replaced),
+    })
 }
 
 /// `201 {"url","name"}` with `Location`, as Parse answers an upload.

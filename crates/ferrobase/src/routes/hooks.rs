@@ -10,14 +10,13 @@ use ferrobase_core::Error;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// Webhooks are managed with the full master key only.
 fn master(req: &ParseRequest) -> Result<(), Error> {
-    if req.auth.master && !req.auth.read_only {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "unauthorized: master key is required".into(),
-        ))
+    super::jobs::master_required(req)?;
+    if req.auth.read_only {
+        return Err(Error::Forbidden("Permission denied".into()));
     }
+    Ok(())
 }
 
 fn is_delete(body: &Value) -> bool {

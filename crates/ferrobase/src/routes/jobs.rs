@@ -10,7 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ferrobase_core::error::code;
-use ferrobase_core::rest::{Ctx, FindOptions};
+use ferrobase_core::rest::FindOptions;
 use ferrobase_core::Error;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -19,22 +19,30 @@ fn cloud(app: &App) -> Option<&Arc<Cloud>> {
     app.cloud.as_ref()
 }
 
-/// Parse's function parameters: the body's keys, then the URL's.
+/// Parse's function parameters: the body's keys, then the URL's (`Object.assign({}, body,
+/// query)`: an array body gives its indexes as keys).
 fn params(req: &ParseRequest) -> Value {
-    let mut p = req.body.as_object().cloned().unwrap_or_default();
+    let mut p = match &req.body {
+        Value::Object(o) => o.clone(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
+        _ => Map::new(),
+    };
     for (k, v) in &req.query {
         p.insert(k.clone(), Value::String(v.clone()));
     }
     Value::Object(p)
 }
 
-fn master_required(req: &ParseRequest) -> Result<(), Error> {
+/// Parse 9 answers its sanitized message ("unauthorized: master key is required" is logged).
+pub(super) fn master_required(req: &ParseRequest) -> Result<(), Error> {
     if req.auth.master {
         Ok(())
     } else {
-        Err(Error::Forbidden(
-            "unauthorized: master key is required".into(),
-        ))
+        Err(Error::Forbidden("Permission denied".into()))
     }
 }
 
@@ -85,6 +93,21 @@ pub async fn start(
     Path(name): Path<String>,
     req: ParseRequest,
 ) -> ApiResult<Response> {
+    run_job(app, name, req).await
+}
+
+/// `POST /jobs` with `{"jobName": …}` in the body (the dashboard's form).
+pub async fn start_by_body(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Response> {
+    let name = req
+        .body
+        .get("jobName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    run_job(app, name, req).await
+}
+
+async fn run_job(app: Arc<App>, name: String, req: ParseRequest) -> ApiResult<Response> {
     master_required(&req)?;
     let invalid = || Error::new(code::SCRIPT_FAILED, "Invalid job.");
     let cloud = cloud(&app).ok_or_else(invalid)?.clone();
@@ -92,16 +115,13 @@ pub async fn start(
         return Err(invalid().into());
     }
     let params = params(&req);
-    let master = req.ctx().as_master();
-    let created = app
-        .core
-        .create(
-            &master,
-            "_JobStatus",
-            json!({"jobName": name, "source": "api", "status": "running", "params": params}),
-        )
-        .await?;
-    let job_id = created.created_id.unwrap_or_default();
+    // As Parse's jobStatusHandler: no params, an empty ACL (master key only).
+    let mut fields = Map::new();
+    fields.insert("jobName".into(), json!(name));
+    fields.insert("source".into(), json!("api"));
+    fields.insert("status".into(), json!("running"));
+    fields.insert("ACL".into(), json!({}));
+    let job_id = app.core.system_insert("_JobStatus", fields).await?;
     let mut request = app.core.cloud_request(&req.ctx());
     request.insert("params".into(), params);
     request.insert("jobName".into(), Value::String(name.clone()));
@@ -142,8 +162,10 @@ pub async fn start(
 
 /// Writes a job's `request.message(…)` or its end into its `_JobStatus`.
 pub async fn record(app: &App, job_id: &str, update: Value) {
-    let master = Ctx::new(ferrobase_core::auth::Auth::master());
-    if let Err(e) = app.core.update(&master, "_JobStatus", job_id, update).await {
+    let Value::Object(fields) = update else {
+        return;
+    };
+    if let Err(e) = app.core.system_update("_JobStatus", job_id, fields).await {
         tracing::warn!(error = %e, "could not record a job's status");
     }
 }
@@ -250,11 +272,14 @@ pub async fn script_log(State(app): State<Arc<App>>, req: ParseRequest) -> ApiRe
         lines
             .into_iter()
             .map(|l| {
-                json!({
-                    "timestamp": l.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "level": l.level,
-                    "message": l.message,
-                })
+                let mut entry = l.meta;
+                entry.insert("level".into(), json!(l.level));
+                entry.insert("message".into(), json!(l.message));
+                entry.insert(
+                    "timestamp".into(),
+                    json!(l.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                );
+                Value::Object(entry)
             })
             .collect(),
     )))

@@ -73,10 +73,8 @@ pub fn api() -> Router<Arc<App>> {
                 .delete(schemas::delete),
         )
         .route("/batch", post(batch::batch))
-        .route(
-            "/functions/{name}",
-            post(jobs::function).get(jobs::function),
-        )
+        .route("/functions/{name}", post(jobs::function))
+        .route("/jobs", post(jobs::start_by_body))
         .route("/jobs/{name}", post(jobs::start))
         .route(
             "/cloud_code/jobs",
