@@ -426,6 +426,7 @@ impl Core {
         self.store.purge(&schema).await?;
         if matches!(class, "_Session" | "_User" | "_Role") {
             self.forget_sessions(|_| true);
+            self.role_written(ctx);
         }
         Ok(())
     }

@@ -128,13 +128,14 @@ pub async fn batch(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
         .and_then(Value::as_array)
         .cloned()
         .ok_or_else(|| Error::invalid_json("requests must be an array"))?;
-    if requests.len() > app.config.max_batch_size {
-        return Err(Error::invalid_json(format!(
-            "Batch request limit exceeded: {} requests, at most {} (--max-batch-size)",
-            requests.len(),
-            app.config.max_batch_size
-        ))
-        .into());
+    if let Some(max) = app.config.max_batch_size {
+        if requests.len() > max {
+            return Err(Error::invalid_json(format!(
+                "Batch request limit exceeded: {} requests, at most {max} (--max-batch-size)",
+                requests.len(),
+            ))
+            .into());
+        }
     }
     let transaction = req.body.get("transaction").and_then(Value::as_bool) == Some(true);
     let subs: Vec<Result<Sub, Error>> = requests.iter().map(|r| parse_sub(&app, r)).collect();

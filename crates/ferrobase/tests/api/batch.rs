@@ -90,7 +90,7 @@ async fn transactional_batch_is_all_or_nothing() {
 
 #[tokio::test]
 async fn batch_limits_and_shape_errors() {
-    let app = spawn_with(|c| c.max_batch_size = 3).await;
+    let app = spawn_with(|c| c.max_batch_size = Some(3)).await;
     let reqs: Vec<Value> = (0..4)
         .map(|i| json!({"method": "POST", "path": "/parse/classes/B", "body": {"i": i}}))
         .collect();
@@ -114,4 +114,18 @@ async fn batch_limits_and_shape_errors() {
         )
         .await;
     assert_eq!(v[0]["error"]["code"], json!(119));
+}
+
+#[tokio::test]
+async fn batches_have_no_default_cap() {
+    let app = spawn().await;
+    let reqs: Vec<Value> = (0..120)
+        .map(|i| json!({"method": "POST", "path": "/parse/classes/Big", "body": {"i": i}}))
+        .collect();
+    let (s, v) = app
+        .post("/batch", json!({"requests": reqs}), As::Master)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().map(Vec::len), Some(120));
+    assert!(v[119]["success"]["objectId"].is_string(), "{}", v[119]);
 }
