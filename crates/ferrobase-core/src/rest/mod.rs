@@ -3,6 +3,7 @@
 
 mod clp;
 mod emails;
+mod field_rules;
 mod grants;
 mod output;
 mod read;
@@ -252,6 +253,7 @@ impl Core {
             match schema.fields.get(k) {
                 Some(existing) => validate::check_type(class, k, existing, t)?,
                 None => {
+                    field_rules::check_one_geopoint(&schema, k, t, false)?;
                     schema.fields.insert(k.clone(), t.clone());
                     changed = true;
                 }

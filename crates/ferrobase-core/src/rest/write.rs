@@ -177,10 +177,13 @@ impl Core {
             }
         }
         let existing = self.schema(class);
-        let saved = self
+        let mut saved = self
             .before_save(ctx, class, existing.as_deref(), body, None)
             .await?;
-        let result = if class == "_User" {
+        // After beforeSave, as Parse's setRequiredFieldsIfNeeded: defaults, required fields.
+        let defaulted =
+            super::field_rules::apply(existing.as_deref(), &mut saved.body, true)?;
+        let mut result = if class == "_User" {
             // What the trigger set is echoed, as for other classes (the stored user is not read).
             let echoed: Object = saved
                 .changed
@@ -204,6 +207,8 @@ impl Core {
             self.insert_with_relations(ctx, &schema, obj, &prep.updates, echo)
                 .await?
         };
+        // As Parse: the answer lists the fields the server set from their defaults.
+        result.body.extend(defaulted);
         if let Some(id) = &result.created_id {
             if self.has_hook(class, Trigger::AfterSave) {
                 if let Some((schema, stored)) = self.stored_object(ctx, class, id).await? {
@@ -307,9 +312,11 @@ impl Core {
         } else {
             None
         };
-        let saved = self
+        let mut saved = self
             .before_save(ctx, class, Some(&schema), body, original.as_ref())
             .await?;
+        // A required field may not be emptied (Parse's setRequiredFieldsIfNeeded).
+        super::field_rules::apply(Some(&schema), &mut saved.body, false)?;
         let mut prep = self.prepare(class, Some(&schema), saved.body, false, Some(id))?;
         let mut extra = Object::new();
         if class == "_User" {
