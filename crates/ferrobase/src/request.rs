@@ -236,8 +236,15 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let mut body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::BadJson(format!("Invalid JSON body: {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| {
+            if files {
+                // An upload without `X-Parse-Application-Id` (and not the JS SDK's JSON form,
+                // which carries `_ApplicationId`): no application, as Parse answers.
+                Error::Unauthorized
+            } else {
+                Error::BadJson(format!("Invalid JSON body: {e}"))
+            }
+        })?
     };
     let mut obj = body.as_object_mut();
     let tunnelled_method = take_str(&mut obj, "_method");

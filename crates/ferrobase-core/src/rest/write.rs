@@ -29,6 +29,12 @@ pub(super) struct Prepared {
 pub(super) fn body_object(body: Value) -> Result<Object> {
     match body {
         Value::Object(o) => Ok(o),
+        // Parse reads an array's indexes as field names.
+        Value::Array(a) if a.is_empty() => Ok(Object::new()),
+        Value::Array(_) => Err(Error::new(
+            code::INVALID_KEY_NAME,
+            "Invalid field name: 0.",
+        )),
         _ => Err(Error::invalid_json(
             "This request body is not a JSON object.",
         )),

@@ -29,6 +29,7 @@ const MAX_MESSAGE: usize = 1 << 20;
 pub async fn upgrade(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: axum::extract::OriginalUri,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
@@ -40,7 +41,7 @@ pub async fn upgrade(
             .max_message_size(MAX_MESSAGE)
             .on_upgrade(move |socket| run(app, peer, socket))
             .into_response(),
-        Err(_) => crate::routes::not_found().await.into_response(),
+        Err(_) => crate::routes::no_route(&axum::http::Method::GET, uri.0.path()),
     }
 }
 
