@@ -113,18 +113,21 @@ impl Core {
                 continue;
             }
             let value = validate::normalize(&value, 0)?;
-            // Parse stores no value for `null`: the key reads back as absent.
-            let op = match parse_op(&value)? {
-                UpdateOp::Set(Value::Null) => UpdateOp::Delete,
-                op => op,
-            };
+            let ops = update::parse_ops(&value)?;
             if let Some(t) = FieldType::of_value(&value)? {
                 match schema.and_then(|s| s.field(&key)) {
                     Some(existing) => validate::check_type(class, &key, existing, &t)?,
                     None => p.new_fields.push((key.clone(), t)),
                 }
             }
-            p.updates.push((key, op));
+            for op in ops {
+                // Parse stores no value for `null`: the key reads back as absent.
+                let op = match op {
+                    UpdateOp::Set(Value::Null) => UpdateOp::Delete,
+                    op => op,
+                };
+                p.updates.push((key.clone(), op));
+            }
         }
         Ok(p)
     }
