@@ -72,7 +72,10 @@ pub fn to_document(schema: &ClassSchema) -> Document {
     if !schema.field_options.is_empty() {
         let mut opts = Document::new();
         for (field, o) in &schema.field_options {
-            opts.insert(field.clone(), crate::encode::interior(&Value::Object(o.clone())));
+            opts.insert(
+                field.clone(),
+                crate::encode::interior(&Value::Object(o.clone())),
+            );
         }
         meta.insert("fields_options", opts);
     }

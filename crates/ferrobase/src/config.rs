@@ -666,7 +666,10 @@ mod tests {
         assert_eq!(c.port, 5000);
         assert_eq!(c.host, "0.0.0.0");
         assert_eq!(c.mount_path, "/api");
-        assert_eq!(c.max_batch_size, None, "no batch cap by default, as Parse 9");
+        assert_eq!(
+            c.max_batch_size, None,
+            "no batch cap by default, as Parse 9"
+        );
         assert!(!format!("{c:?}").contains("secret"));
         Ok(())
     }

@@ -127,9 +127,7 @@ pub(super) fn apply(
         Some(Value::String(s)) => s.is_empty(),
         Some(v) => is_delete_op(v),
     };
-    let required = |field: &str| {
-        Error::new(code::VALIDATION_ERROR, format!("{field} is required"))
-    };
+    let required = |field: &str| Error::new(code::VALIDATION_ERROR, format!("{field} is required"));
     let mut defaulted = Vec::new();
     if creating {
         for field in schema.field_options.keys() {
@@ -168,11 +166,17 @@ mod tests {
         s.fields.insert("stars".into(), FieldType::Number);
         s.field_options.insert(
             "name".into(),
-            json!({"required": true}).as_object().cloned().unwrap_or_default(),
+            json!({"required": true})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         );
         s.field_options.insert(
             "stars".into(),
-            json!({"defaultValue": 3}).as_object().cloned().unwrap_or_default(),
+            json!({"defaultValue": 3})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         );
         s
     }
@@ -180,8 +184,14 @@ mod tests {
     #[test]
     fn defaults_and_required_on_create_and_update() {
         let s = shop();
-        let mut body = json!({"name": "x"}).as_object().cloned().unwrap_or_default();
-        assert_eq!(apply(Some(&s), &mut body, true), Ok(vec![("stars".to_string(), json!(3))]));
+        let mut body = json!({"name": "x"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            apply(Some(&s), &mut body, true),
+            Ok(vec![("stars".to_string(), json!(3))])
+        );
         assert_eq!(body.get("stars"), Some(&json!(3)));
         let mut body = json!({"stars": 1}).as_object().cloned().unwrap_or_default();
         assert_eq!(
@@ -193,7 +203,10 @@ mod tests {
             .cloned()
             .unwrap_or_default();
         assert!(apply(Some(&s), &mut body, false).is_err());
-        let mut body = json!({"stars": null}).as_object().cloned().unwrap_or_default();
+        let mut body = json!({"stars": null})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(apply(Some(&s), &mut body, false), Ok(Vec::new()));
     }
 

@@ -98,7 +98,7 @@ pub struct Core {
     schemas: RwLock<HashMap<String, Arc<ClassSchema>>>,
     schema_changes: tokio::sync::Mutex<()>,
     /// Resolved sessions: when, in which role epoch, and the user with their roles.
-    sessions: Mutex<HashMap<String, (Instant, u64, Arc<SessionUser>)>>,
+    sessions: Mutex<HashMap<String, CachedSession>>,
     role_epoch: grants::RoleEpoch,
     /// Every successful write, for LiveQuery and other subscribers.
     pub changes: crate::events::ChangeFeed,
@@ -112,6 +112,9 @@ pub struct Core {
     /// `(class, field)` pairs the automatic indexer has already looked at.
     auto_indexed: Mutex<std::collections::HashSet<(String, String)>>,
 }
+
+/// A resolved session: when, in which role epoch (see `grants`), and the user with their roles.
+type CachedSession = (Instant, u64, Arc<SessionUser>);
 
 fn poisoned<T>(_: T) -> Error {
     Error::internal("lock poisoned")

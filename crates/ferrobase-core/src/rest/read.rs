@@ -210,7 +210,10 @@ impl Core {
         }
         let system = crate::schema::SYSTEM_CLASSES.contains(&class);
         if class.starts_with("_Join:") || !(system || self.config.allow_client_class_creation) {
-            tracing::debug!(class, "This user is not allowed to access non-existent class");
+            tracing::debug!(
+                class,
+                "This user is not allowed to access non-existent class"
+            );
             return Err(Error::forbidden_op("Permission denied"));
         }
         Ok(())

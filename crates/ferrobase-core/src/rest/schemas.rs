@@ -168,7 +168,8 @@ impl Core {
                         ));
                     }
                 }
-                let options = super::field_rules::field_options(&schema.class_name, name, &t, spec)?;
+                let options =
+                    super::field_rules::field_options(&schema.class_name, name, &t, spec)?;
                 super::field_rules::check_one_geopoint(schema, name, &t, true)?;
                 schema.fields.insert(name.clone(), t);
                 if !options.is_empty() {

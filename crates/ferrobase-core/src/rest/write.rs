@@ -31,10 +31,7 @@ pub(super) fn body_object(body: Value) -> Result<Object> {
         Value::Object(o) => Ok(o),
         // Parse reads an array's indexes as field names.
         Value::Array(a) if a.is_empty() => Ok(Object::new()),
-        Value::Array(_) => Err(Error::new(
-            code::INVALID_KEY_NAME,
-            "Invalid field name: 0.",
-        )),
+        Value::Array(_) => Err(Error::new(code::INVALID_KEY_NAME, "Invalid field name: 0.")),
         _ => Err(Error::invalid_json(
             "This request body is not a JSON object.",
         )),
@@ -190,8 +187,7 @@ impl Core {
             .before_save(ctx, class, existing.as_deref(), body, None)
             .await?;
         // After beforeSave, as Parse's setRequiredFieldsIfNeeded: defaults, required fields.
-        let defaulted =
-            super::field_rules::apply(existing.as_deref(), &mut saved.body, true)?;
+        let defaulted = super::field_rules::apply(existing.as_deref(), &mut saved.body, true)?;
         let mut result = if class == "_User" {
             // What the trigger set is echoed, as for other classes (the stored user is not read).
             let echoed: Object = saved

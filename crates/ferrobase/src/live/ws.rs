@@ -220,7 +220,8 @@ impl Conn {
         let creds = crate::request::Credentials {
             app_id: str_field("applicationId"),
             // Parse's LiveQuery server ignores a master key unless told to trust it.
-            master_key: str_field("masterKey").filter(|_| self.app.config.live_query_trust_master_key),
+            master_key: str_field("masterKey")
+                .filter(|_| self.app.config.live_query_trust_master_key),
             session_token: token.clone(),
             installation_id: str_field("installationId"),
         };

@@ -143,8 +143,15 @@ async fn a_path_outside_the_mount_refuses_the_whole_batch() {
     let (s, v) = app.post("/batch", body, As::Master).await;
     assert_eq!(
         (s.as_u16(), v),
-        (400, json!({"code": 107, "error": "cannot route batch path /classes/Memo"}))
+        (
+            400,
+            json!({"code": 107, "error": "cannot route batch path /classes/Memo"})
+        )
     );
     let (_, v) = app.query("Memo", &[], As::Master).await;
-    assert_eq!(v["results"].as_array().map(Vec::len).unwrap_or(0), 0, "nothing ran");
+    assert_eq!(
+        v["results"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "nothing ran"
+    );
 }

@@ -155,12 +155,20 @@ async fn exact_answers_for_routes_bodies_files_and_roles() {
             .is_some_and(|c| c.starts_with("text/html")),
         "{h:?}"
     );
-    assert!(v.as_str().is_some_and(|t| t.contains("Cannot GET /parse/nowhere")), "{v}");
+    assert!(
+        v.as_str()
+            .is_some_and(|t| t.contains("Cannot GET /parse/nowhere")),
+        "{v}"
+    );
     // A method a route does not take: 404 as well (not 405).
     for m in [Method::PUT, Method::DELETE] {
         let (s, _, v) = app.raw(m.clone(), "/classes/Thing", None, As::Master).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{m} {v}");
-        assert!(v.as_str().is_some_and(|t| t.contains(&format!("Cannot {m} /parse/classes/Thing"))), "{v}");
+        assert!(
+            v.as_str()
+                .is_some_and(|t| t.contains(&format!("Cannot {m} /parse/classes/Thing"))),
+            "{v}"
+        );
     }
     // A JSON array body: Parse reads its indexes as field names.
     let r = app.post("/classes/A", json!([1, 2]), As::Master).await;
@@ -186,7 +194,9 @@ async fn exact_answers_for_routes_bodies_files_and_roles() {
         (r.0.as_u16(), r.1),
         (400, json!({"code": 111, "error": "name is required."}))
     );
-    let r = app.post("/roles", json!({"name": "Staff"}), As::Master).await;
+    let r = app
+        .post("/roles", json!({"name": "Staff"}), As::Master)
+        .await;
     assert_eq!(
         (r.0.as_u16(), r.1),
         (400, json!({"code": 111, "error": "ACL is required."}))

@@ -561,7 +561,8 @@ async fn role_changes_reach_live_subscribers_at_once() {
     );
     let out = json!({"users": {"__op": "RemoveRelation", "objects": user}});
     app.put(&format!("/roles/{agents}"), out, As::Master).await;
-    app.create("Intel", json!({"name": "after", "ACL": acl})).await;
+    app.create("Intel", json!({"name": "after", "ACL": acl}))
+        .await;
     quiet(&mut ws).await;
     app.stop().await;
 }
@@ -571,9 +572,14 @@ async fn a_master_key_in_connect_is_ignored_unless_trusted() {
     let app = spawn().await;
     class_with(&app, "Memo", None).await;
     let (_, token) = app.signup("eve", "pw").await;
-    let mut ws = connected(&app, json!({"masterKey": MASTER_KEY, "sessionToken": token})).await;
+    let mut ws = connected(
+        &app,
+        json!({"masterKey": MASTER_KEY, "sessionToken": token}),
+    )
+    .await;
     subscribe(&mut ws, 1, json!({"className": "Memo", "where": {}}), None).await;
-    app.create("Memo", json!({"name": "private", "ACL": {}})).await;
+    app.create("Memo", json!({"name": "private", "ACL": {}}))
+        .await;
     quiet(&mut ws).await;
     app.create("Memo", json!({"name": "public"})).await;
     assert_eq!(next(&mut ws).await["object"]["name"], "public");
@@ -607,7 +613,8 @@ async fn live_query_resolves_credentials_as_rest_does() {
         let r = subscribe(ws, 1, json!({"className": "Memo", "where": {}}), None).await;
         assert_eq!(r["op"], "subscribed", "{r}");
     }
-    app.create("Memo", json!({"name": "private", "ACL": {}})).await;
+    app.create("Memo", json!({"name": "private", "ACL": {}}))
+        .await;
     assert_eq!(next(&mut ro).await["object"]["name"], "private");
     assert_eq!(next(&mut master).await["object"]["name"], "private");
     quiet(&mut wrong).await;
@@ -625,7 +632,8 @@ async fn live_query_resolves_credentials_as_rest_does() {
     assert_eq!(master_sse.status().as_u16(), 200);
     let mut buf = String::new();
     sse_event(&mut master_sse, &mut buf, "subscribed").await;
-    app.create("Memo", json!({"name": "hidden", "ACL": {}})).await;
+    app.create("Memo", json!({"name": "hidden", "ACL": {}}))
+        .await;
     let (_, data) = sse_event(&mut master_sse, &mut buf, "create").await;
     assert_eq!(data["object"]["name"], "hidden");
     // Bad credentials answer with Parse codes: a wrong application id.

@@ -628,18 +628,20 @@ async fn a_class_that_does_not_exist_yet_answers_empty() {
     let (_, token) = app.signup("newbie", "pw").await;
     for who in [As::Public, As::User(&token)] {
         assert_parse_error(&app.query("NotYet", &[], who).await, 400, 119);
-        let (s, v) = app.query("_Installation", &[("count", "1".into())], who).await;
+        let (s, v) = app
+            .query("_Installation", &[("count", "1".into())], who)
+            .await;
         assert_eq!((s, v), (StatusCode::OK, json!({"results": [], "count": 0})));
     }
-    let (s, v) = app.query("NotYet", &[("count", "1".into())], As::Master).await;
+    let (s, v) = app
+        .query("NotYet", &[("count", "1".into())], As::Master)
+        .await;
     assert_eq!((s, v), (StatusCode::OK, json!({"results": [], "count": 0})));
     // With client class creation allowed (as the SDKs' own test servers run), any client.
     let app = spawn_with(|c| c.allow_client_class_creation = true).await;
     let (_, token) = app.signup("newbie", "pw").await;
     for who in [As::Public, As::User(&token), As::Master] {
-        let (s, v) = app
-            .query("NotYet", &[("count", "1".into())], who)
-            .await;
+        let (s, v) = app.query("NotYet", &[("count", "1".into())], who).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v, json!({"results": [], "count": 0}));
         assert_parse_error(&app.get("/classes/NotYet/abc", who).await, 404, 101);

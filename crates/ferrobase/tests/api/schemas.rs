@@ -201,7 +201,10 @@ async fn required_and_default_value_fields() {
         .await;
     let id2 = v["objectId"].as_str().expect("id").to_string();
     let (_, got) = app.get(&format!("/classes/Ticket/{id2}"), As::Public).await;
-    assert_eq!((got["status"].as_str(), got["priority"].as_i64()), (Some("closed"), Some(1)));
+    assert_eq!(
+        (got["status"].as_str(), got["priority"].as_i64()),
+        (Some("closed"), Some(1))
+    );
 
     // A required field without a default must be sent (even by the master key).
     let missing = app
@@ -383,7 +386,10 @@ async fn indexes_are_deleted_through_put_schemas() {
         "{v}"
     );
     let (_, v) = app.get("/schemas/Books", As::Master).await;
-    assert_eq!(v["indexes"], json!({"_id_": {"_id": 1}, "by_year": {"year": -1}}));
+    assert_eq!(
+        v["indexes"],
+        json!({"_id_": {"_id": 1}, "by_year": {"year": -1}})
+    );
     // The SDK's deleteIndex on the last one leaves no indexes of the class's own.
     let (s, v) = app
         .put(
@@ -393,7 +399,10 @@ async fn indexes_are_deleted_through_put_schemas() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v.get("indexes").is_none_or(|i| i.get("by_year").is_none()), "{v}");
+    assert!(
+        v.get("indexes").is_none_or(|i| i.get("by_year").is_none()),
+        "{v}"
+    );
     assert_parse_error(
         &app.put(
             "/schemas/Books",
