@@ -10,8 +10,8 @@ pub struct CoreConfig {
     pub default_limit: usize,
     /// Largest `limit` a client may ask for; larger values are capped, as Parse's `maxLimit`.
     pub max_limit: Option<usize>,
-    /// Most sub-requests in one `/batch`.
-    pub max_batch_size: usize,
+    /// Most sub-requests in one `/batch` (None: no cap, as Parse 9).
+    pub max_batch_size: Option<usize>,
     /// bcrypt cost for new password hashes (Parse uses 10).
     pub bcrypt_cost: u32,
     /// Most levels an `include` path may have.
@@ -64,7 +64,7 @@ impl Default for CoreConfig {
             session_length_secs: 365 * 24 * 3600,
             default_limit: 100,
             max_limit: None,
-            max_batch_size: 50,
+            max_batch_size: None,
             bcrypt_cost: 10,
             max_include_depth: 10,
             files_url: String::new(),

@@ -41,6 +41,7 @@ pub mod code {
     pub const VALIDATION_ERROR: i32 = 142;
     pub const WEBHOOK_ERROR: i32 = 143;
     pub const DUPLICATE_REQUEST: i32 = 159;
+    pub const MISSING_REQUIRED_FIELD: i32 = 135;
     pub const REQUEST_LIMIT_EXCEEDED: i32 = 155;
     pub const UNSUPPORTED_SERVICE: i32 = 252;
 }

@@ -342,32 +342,31 @@ fn parse_field(path: &str, value: &Value) -> Result<Vec<Filter>> {
                 continue;
             }
             "$within" => {
+                // Parse answers 107 for a malformed box; its stores (MongoDB's `$box`,
+                // PostgreSQL's `box`) take the corners in either order.
+                let malformed = || Error::invalid_json("malformatted $within arg");
                 let b = arg
                     .get("$box")
                     .and_then(Value::as_array)
                     .filter(|b| b.len() == 2)
-                    .ok_or_else(|| {
-                        Error::invalid_query("bad $within: needs $box with two GeoPoints")
-                    })?;
-                let (Some(sw), Some(ne)) = (geo_point(&b[0]), geo_point(&b[1])) else {
-                    return Err(Error::invalid_query("bad $box: needs two GeoPoints"));
+                    .ok_or_else(malformed)?;
+                let (Some(a), Some(c)) = (geo_point(&b[0]), geo_point(&b[1])) else {
+                    return Err(malformed());
                 };
-                if sw.lat > ne.lat || sw.lng > ne.lng {
-                    return Err(Error::invalid_query("bad $box: the south-west corner must come first and not cross the antimeridian"));
-                }
                 Cond::WithinBox {
-                    south_west: sw,
-                    north_east: ne,
+                    south_west: GeoPoint {
+                        lat: a.lat.min(c.lat),
+                        lng: a.lng.min(c.lng),
+                    },
+                    north_east: GeoPoint {
+                        lat: a.lat.max(c.lat),
+                        lng: a.lng.max(c.lng),
+                    },
                 }
             }
             "$geoWithin" => {
                 if let Some(poly) = arg.get("$polygon") {
-                    let pts = polygon_points(poly).ok_or_else(|| {
-                        Error::invalid_query(
-                            "bad $geoWithin value; $polygon should contain at least 3 GeoPoints",
-                        )
-                    })?;
-                    Cond::WithinPolygon(pts)
+                    Cond::WithinPolygon(polygon_points(poly)?)
                 } else if let Some(cs) = arg.get("$centerSphere").and_then(Value::as_array) {
                     let center = cs.first().and_then(|c| geo_point(c).or_else(|| lng_lat(c)));
                     let radius = cs.get(1).and_then(Value::as_f64).filter(|r| *r >= 0.0);
@@ -450,24 +449,40 @@ fn lng_lat(v: &Value) -> Option<GeoPoint> {
         .then_some(GeoPoint { lat, lng })
 }
 
-/// A `$polygon`: GeoPoints, `[lat, lng]` pairs (Parse's Polygon order), or a Polygon value.
-fn polygon_points(v: &Value) -> Option<Vec<GeoPoint>> {
-    let items = match v.get("coordinates") {
-        Some(c) => c.as_array()?,
-        None => v.as_array()?,
+/// A `$polygon`: GeoPoints, `[lat, lng]` pairs (Parse's Polygon order), or a Polygon value;
+/// anything else is error 107 with Parse's messages.
+fn polygon_points(v: &Value) -> Result<Vec<GeoPoint>> {
+    let items = match (v.get("coordinates"), v.as_array()) {
+        (Some(c), _) => match c.as_array() {
+            Some(c) if c.len() >= 3 => c,
+            _ => return Err(Error::invalid_json(
+                "bad $geoWithin value; Polygon.coordinates should contain at least 3 lon/lat pairs",
+            )),
+        },
+        (None, Some(a)) if a.len() >= 3 => a,
+        (None, Some(_)) => {
+            return Err(Error::invalid_json(
+                "bad $geoWithin value; $polygon should contain at least 3 GeoPoints",
+            ))
+        }
+        (None, None) => return Err(Error::invalid_json(
+            "bad $geoWithin value; $polygon should be Polygon object or Array of Parse.GeoPoint's",
+        )),
     };
-    let pts: Option<Vec<GeoPoint>> = items
+    items
         .iter()
         .map(|p| {
-            geo_point(p).or_else(|| {
-                let a = p.as_array()?;
-                let lat = a.first()?.as_f64()?;
-                let lng = a.get(1)?.as_f64()?;
-                Some(GeoPoint { lat, lng })
-            })
+            geo_point(p)
+                .or_else(|| {
+                    let a = p.as_array().filter(|a| a.len() == 2)?;
+                    let lat = a.first()?.as_f64()?;
+                    let lng = a.get(1)?.as_f64()?;
+                    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng))
+                        .then_some(GeoPoint { lat, lng })
+                })
+                .ok_or_else(|| Error::invalid_json("bad $geoWithin value"))
         })
-        .collect();
-    pts.filter(|p| p.len() >= 3)
+        .collect()
 }
 
 /// The radius of a `$nearSphere`, in radians (Earth radius 6371 km / 3958.8 mi, as Parse).

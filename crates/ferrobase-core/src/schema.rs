@@ -62,7 +62,7 @@ impl FieldType {
                 .map(str::to_string)
                 .ok_or_else(|| {
                     Error::new(
-                        code::MISSING_OBJECT_ID,
+                        code::MISSING_REQUIRED_FIELD,
                         format!("type {t} needs a class name"),
                     )
                 })
@@ -171,7 +171,12 @@ pub struct ClassSchema {
     pub fields: BTreeMap<String, FieldType>,
     pub clp: Value,
     pub indexes: Map<String, Value>,
+    /// Per-field options beside the type (Parse ≥ 3.7): `required` and `defaultValue`, as set.
+    pub field_options: BTreeMap<String, Map<String, Value>>,
 }
+
+/// The field options Parse keeps beside a field's type.
+pub const FIELD_OPTIONS: &[&str] = &["required", "defaultValue"];
 
 pub const SYSTEM_CLASSES: &[&str] = &[
     "_User",
@@ -259,7 +264,41 @@ impl ClassSchema {
                 .collect(),
             clp: default_clp(),
             indexes: Map::new(),
+            field_options: BTreeMap::new(),
         }
+    }
+
+    /// `fields` in Parse's JSON form: each type with its options (`required`, `defaultValue`).
+    pub fn fields_json(&self) -> Map<String, Value> {
+        self.fields
+            .iter()
+            .map(|(k, t)| {
+                let mut v = t.to_json();
+                if let (Some(o), Some(opts)) = (v.as_object_mut(), self.field_options.get(k)) {
+                    for (name, value) in opts {
+                        o.insert(name.clone(), value.clone());
+                    }
+                }
+                (k.clone(), v)
+            })
+            .collect()
+    }
+
+    /// A field's `defaultValue`, if it has one.
+    pub fn default_value(&self, field: &str) -> Option<&Value> {
+        self.field_options
+            .get(field)?
+            .get("defaultValue")
+            .filter(|v| !v.is_null())
+    }
+
+    /// Whether a field is declared `required: true`.
+    pub fn is_required(&self, field: &str) -> bool {
+        self.field_options
+            .get(field)
+            .and_then(|o| o.get("required"))
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldType> {
@@ -273,11 +312,7 @@ impl ClassSchema {
 
     /// Parse's JSON form, as `GET /schemas/:className` answers it.
     pub fn to_json(&self) -> Value {
-        let fields: Map<String, Value> = self
-            .fields
-            .iter()
-            .map(|(k, t)| (k.clone(), t.to_json()))
-            .collect();
+        let fields = self.fields_json();
         let mut out = json!({
             "className": self.class_name,
             "fields": fields,
@@ -305,6 +340,18 @@ impl ClassSchema {
         let mut s = ClassSchema::new(class_name);
         for (k, v) in fields {
             s.fields.insert(k.clone(), FieldType::from_json(v)?);
+            let opts: Map<String, Value> = v
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter(|(name, _)| FIELD_OPTIONS.contains(&name.as_str()))
+                        .map(|(name, value)| (name.clone(), value.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !opts.is_empty() {
+                s.field_options.insert(k.clone(), opts);
+            }
         }
         if let Some(c) = clp {
             s.clp = c.clone();

@@ -46,6 +46,28 @@ fn objects_arg(o: &serde_json::Map<String, Value>, op: &str) -> Result<Vec<Value
         .ok_or_else(|| Error::invalid_json(format!("{op} needs an objects array")))
 }
 
+/// Parses one field's value from a write body into its operations: one, or for the SDKs'
+/// `{"__op":"Batch","ops":[…]}` (one save that both adds and removes relation members) each
+/// of its relation operations in order.
+pub fn parse_ops(value: &Value) -> Result<Vec<UpdateOp>> {
+    if value.get("__op").and_then(Value::as_str) != Some("Batch") {
+        return Ok(vec![parse_op(value)?]);
+    }
+    let ops = value
+        .get("ops")
+        .and_then(Value::as_array)
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| Error::invalid_json("Batch needs a non-empty ops array"))?;
+    ops.iter()
+        .map(|o| match parse_op(o)? {
+            op @ (UpdateOp::AddRelation(_) | UpdateOp::RemoveRelation(_)) => Ok(op),
+            _ => Err(Error::invalid_json(
+                "a Batch operation may only hold AddRelation and RemoveRelation",
+            )),
+        })
+        .collect()
+}
+
 /// Parses one field's value from a write body.
 pub fn parse_op(value: &Value) -> Result<UpdateOp> {
     let Some(o) = value.as_object() else {

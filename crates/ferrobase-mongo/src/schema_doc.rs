@@ -68,6 +68,17 @@ pub fn to_document(schema: &ClassSchema) -> Document {
         idx.insert(name.clone(), crate::encode::interior(spec));
     }
     meta.insert("indexes", idx);
+    // As Parse Server: `required` and `defaultValue` live in `_metadata.fields_options`.
+    if !schema.field_options.is_empty() {
+        let mut opts = Document::new();
+        for (field, o) in &schema.field_options {
+            opts.insert(
+                field.clone(),
+                crate::encode::interior(&Value::Object(o.clone())),
+            );
+        }
+        meta.insert("fields_options", opts);
+    }
     d.insert("_metadata", meta);
     d
 }
@@ -88,6 +99,15 @@ pub fn from_document(d: &Document) -> Result<Option<ClassSchema>> {
         }
     }
     let meta = d.get_document("_metadata").ok();
+    if let Some(opts) = meta.and_then(|m| m.get_document("fields_options").ok()) {
+        for (field, o) in opts {
+            if let (Some(Value::Object(f)), Value::Object(o)) =
+                (fields.get_mut(field), interior_out(o))
+            {
+                f.extend(o);
+            }
+        }
+    }
     let clp = meta
         .and_then(|m| m.get("class_permissions"))
         .map(interior_out);

@@ -392,11 +392,7 @@ impl Storage for SqliteStore {
     async fn save_schema(&self, schema: &ClassSchema, tx: Option<TxId>) -> Result<()> {
         let schema = schema.clone();
         self.write(tx, move |conn| {
-            let fields: serde_json::Map<String, Value> = schema
-                .fields
-                .iter()
-                .map(|(k, t)| (k.clone(), t.to_json()))
-                .collect();
+            let fields = schema.fields_json();
             let stored = serde_json::json!({
                 "fields": fields,
                 "classLevelPermissions": schema.clp,

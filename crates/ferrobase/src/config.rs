@@ -45,7 +45,7 @@ pub struct ServeArgs {
     /// Largest request body in bytes (Parse's default: 20 MB).
     #[arg(long, env = "FERROBASE_MAX_BODY_SIZE")]
     pub max_body_size: Option<usize>,
-    /// Most sub-requests in one /batch.
+    /// Most sub-requests in one /batch (unset: no cap, as Parse).
     #[arg(long, env = "FERROBASE_MAX_BATCH_SIZE")]
     pub max_batch_size: Option<usize>,
     /// Largest `limit` a query may ask for (unset: no cap, as Parse).
@@ -177,6 +177,10 @@ pub struct ServeArgs {
     /// Key sent as `X-Parse-Webhook-Key` to webhooks (Parse's webhookKey).
     #[arg(long, env = "FERROBASE_WEBHOOK_KEY", hide_env_values = true)]
     pub webhook_key: Option<String>,
+    /// Trust a master key sent in a LiveQuery `connect` (and to `/realtime`). Off by default, as
+    /// Parse's LiveQuery server, which trusts it only when key pairs are configured.
+    #[arg(long, env = "FERROBASE_LIVE_QUERY_TRUST_MASTER_KEY")]
+    pub live_query_trust_master_key: Option<bool>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -235,6 +239,7 @@ struct FileConfig {
     cloud_watch: Option<bool>,
     node: Option<PathBuf>,
     webhook_key: Option<String>,
+    live_query_trust_master_key: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -251,7 +256,8 @@ pub struct Config {
     pub log_format: String,
     pub allow_client_class_creation: bool,
     pub max_body_size: usize,
-    pub max_batch_size: usize,
+    /// Most sub-requests in one `/batch` (None: no cap, as Parse 9).
+    pub max_batch_size: Option<usize>,
     pub max_limit: Option<usize>,
     pub session_length: i64,
     pub bcrypt_cost: u32,
@@ -293,6 +299,8 @@ pub struct Config {
     pub cloud_watch: bool,
     pub node: PathBuf,
     pub webhook_key: Option<String>,
+    /// Whether LiveQuery honours a master key (default off, as Parse).
+    pub live_query_trust_master_key: bool,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -369,7 +377,7 @@ impl Default for Config {
             log_format: "pretty".into(),
             allow_client_class_creation: false,
             max_body_size: 20 * 1024 * 1024,
-            max_batch_size: 50,
+            max_batch_size: None,
             max_limit: None,
             session_length: 365 * 24 * 3600,
             bcrypt_cost: 10,
@@ -407,6 +415,7 @@ impl Default for Config {
             cloud_watch: false,
             node: PathBuf::from("node"),
             webhook_key: None,
+            live_query_trust_master_key: false,
         }
     }
 }
@@ -493,7 +502,7 @@ impl Config {
             max_batch_size: args
                 .max_batch_size
                 .or(file.max_batch_size)
-                .unwrap_or(d.max_batch_size),
+                .or(d.max_batch_size),
             max_limit: args.max_limit.or(file.max_limit),
             session_length: args
                 .session_length
@@ -626,6 +635,10 @@ impl Config {
                 .webhook_key
                 .or(file.webhook_key)
                 .filter(|s| !s.is_empty()),
+            live_query_trust_master_key: args
+                .live_query_trust_master_key
+                .or(file.live_query_trust_master_key)
+                .unwrap_or(d.live_query_trust_master_key),
         })
     }
 }
@@ -653,7 +666,10 @@ mod tests {
         assert_eq!(c.port, 5000);
         assert_eq!(c.host, "0.0.0.0");
         assert_eq!(c.mount_path, "/api");
-        assert_eq!(c.max_batch_size, 50);
+        assert_eq!(
+            c.max_batch_size, None,
+            "no batch cap by default, as Parse 9"
+        );
         assert!(!format!("{c:?}").contains("secret"));
         Ok(())
     }

@@ -236,8 +236,15 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
     let mut body: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::BadJson(format!("Invalid JSON body: {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| {
+            if files {
+                // An upload without `X-Parse-Application-Id` (and not the JS SDK's JSON form,
+                // which carries `_ApplicationId`): no application, as Parse answers.
+                Error::Unauthorized
+            } else {
+                Error::BadJson(format!("Invalid JSON body: {e}"))
+            }
+        })?
     };
     let mut obj = body.as_object_mut();
     let tunnelled_method = take_str(&mut obj, "_method");
@@ -345,23 +352,31 @@ struct BodyCreds {
     installation: Option<String>,
 }
 
-/// Checks the application id and resolves the master key and session token (headers first).
-async fn authenticate(
+/// Credentials as a client sent them: REST headers or a tunnelled body, a LiveQuery `connect`
+/// message, or `/realtime` headers and query parameters. Every entry point resolves them with
+/// [`resolve_credentials`].
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Credentials {
+    pub app_id: Option<String>,
+    pub master_key: Option<String>,
+    pub session_token: Option<String>,
+    pub installation_id: Option<String>,
+}
+
+/// Checks the application id and resolves the master key (or the read-only master key, from
+/// `--master-key-ips` only) and the session token, as Parse's `handleParseHeaders`: a key that
+/// is neither master key is ignored (the request is public); a master key from another address
+/// is refused (403); an invalid session token is error 209.
+pub(crate) async fn resolve_credentials(
     app: &App,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    body: BodyCreds,
+    peer: std::net::IpAddr,
+    creds: Credentials,
 ) -> Result<Auth, Error> {
-    let header_app_id = header_str(headers, "x-parse-application-id");
-    let app_id = &app.core.config.app_id;
-    let app_ok = header_app_id.as_deref() == Some(app_id.as_str())
-        || body.app_id.as_deref() == Some(app_id.as_str());
-    if !app_ok {
+    if creds.app_id.as_deref() != Some(app.core.config.app_id.as_str()) {
         return Err(Error::Unauthorized);
     }
     let mut auth = Auth::default();
-    let master_key = header_str(headers, "x-parse-master-key").or(body.master);
-    if let Some(k) = master_key {
+    if let Some(k) = creds.master_key {
         let read_only = app
             .config
             .read_only_master_key
@@ -372,20 +387,44 @@ async fn authenticate(
                 .config
                 .master_key_ips
                 .iter()
-                .any(|ip| ip.to_canonical() == peer.ip().to_canonical());
+                .any(|ip| ip.to_canonical() == peer.to_canonical());
             if !allowed {
-                tracing::warn!(ip = %peer.ip(), "master key used from an address not in --master-key-ips");
+                tracing::warn!(ip = %peer, "master key used from an address not in --master-key-ips");
                 return Err(Error::Unauthorized);
             }
             auth.master = true;
             auth.read_only = read_only;
         }
     }
-    auth.installation_id = header_str(headers, "x-parse-installation-id").or(body.installation);
-    if let Some(token) = header_str(headers, "x-parse-session-token").or(body.token) {
+    auth.installation_id = creds.installation_id;
+    if let Some(token) = creds.session_token {
         auth.user = Some(app.core.authenticate(&token).await?);
     }
     Ok(auth)
+}
+
+/// Checks the application id and resolves the master key and session token (headers first).
+async fn authenticate(
+    app: &App,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: BodyCreds,
+) -> Result<Auth, Error> {
+    let header_app_id = header_str(headers, "x-parse-application-id");
+    let app_id = &app.core.config.app_id;
+    // Either may carry the right id (the SDKs send one or the other).
+    let app_id = if header_app_id.as_deref() == Some(app_id.as_str()) {
+        header_app_id
+    } else {
+        body.app_id
+    };
+    let creds = Credentials {
+        app_id,
+        master_key: header_str(headers, "x-parse-master-key").or(body.master),
+        session_token: header_str(headers, "x-parse-session-token").or(body.token),
+        installation_id: header_str(headers, "x-parse-installation-id").or(body.installation),
+    };
+    resolve_credentials(app, peer.ip(), creds).await
 }
 
 #[cfg(test)]

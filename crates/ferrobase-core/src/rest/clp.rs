@@ -71,7 +71,7 @@ pub(crate) fn check(schema: &ClassSchema, op: &str, auth: &Auth) -> Result<Acces
     }
     if perms.get("requiresAuthentication").and_then(Value::as_bool) == Some(true) {
         if auth.user.is_none() {
-            return Err(Error::new(
+            return Err(denied(
                 code::OBJECT_NOT_FOUND,
                 "Permission denied, user needs to be authenticated.",
             ));
@@ -86,27 +86,40 @@ pub(crate) fn check(schema: &ClassSchema, op: &str, auth: &Auth) -> Result<Acces
     }
     if !fields.is_empty() {
         if auth.user.is_none() {
-            return Err(Error::new(
+            return Err(denied(
                 code::OBJECT_NOT_FOUND,
                 "Permission denied, user needs to be authenticated.",
             ));
         }
         return Ok(Access::Owned(fields));
     }
-    Err(Error::forbidden_op(format!(
-        "Permission denied for action {op} on class {}.",
-        schema.class_name
-    )))
+    Err(denied(
+        code::OPERATION_FORBIDDEN,
+        &format!(
+            "Permission denied for action {op} on class {}.",
+            schema.class_name
+        ),
+    ))
+}
+
+/// A class-level permission refusal: Parse 9 answers "Permission denied" (its sanitized error)
+/// and logs the detail.
+fn denied(code: i32, detail: &str) -> Error {
+    tracing::debug!(detail, "class-level permission refused");
+    Error::new(code, "Permission denied")
 }
 
 /// Like `check`, for operations that pointer permissions cannot grant (create, addField).
 pub(crate) fn check_full(schema: &ClassSchema, op: &str, auth: &Auth) -> Result<()> {
     match check(schema, op, auth)? {
         Access::Full => Ok(()),
-        Access::Owned(_) => Err(Error::forbidden_op(format!(
-            "Permission denied for action {op} on class {}.",
-            schema.class_name
-        ))),
+        Access::Owned(_) => Err(denied(
+            code::OPERATION_FORBIDDEN,
+            &format!(
+                "Permission denied for action {op} on class {}.",
+                schema.class_name
+            ),
+        )),
     }
 }
 

@@ -3,6 +3,8 @@
 
 mod clp;
 mod emails;
+mod field_rules;
+mod grants;
 mod output;
 mod read;
 mod roles;
@@ -95,7 +97,9 @@ pub struct Core {
     store: Arc<dyn Storage>,
     schemas: RwLock<HashMap<String, Arc<ClassSchema>>>,
     schema_changes: tokio::sync::Mutex<()>,
-    sessions: Mutex<HashMap<String, (Instant, Arc<SessionUser>)>>,
+    /// Resolved sessions: when, in which role epoch, and the user with their roles.
+    sessions: Mutex<HashMap<String, CachedSession>>,
+    role_epoch: grants::RoleEpoch,
     /// Every successful write, for LiveQuery and other subscribers.
     pub changes: crate::events::ChangeFeed,
     mailer: Option<Arc<dyn crate::mailer::Mailer>>,
@@ -108,6 +112,9 @@ pub struct Core {
     /// `(class, field)` pairs the automatic indexer has already looked at.
     auto_indexed: Mutex<std::collections::HashSet<(String, String)>>,
 }
+
+/// A resolved session: when, in which role epoch (see `grants`), and the user with their roles.
+type CachedSession = (Instant, u64, Arc<SessionUser>);
 
 fn poisoned<T>(_: T) -> Error {
     Error::internal("lock poisoned")
@@ -122,6 +129,7 @@ impl Core {
             schemas: RwLock::new(HashMap::new()),
             schema_changes: tokio::sync::Mutex::new(()),
             sessions: Mutex::new(HashMap::new()),
+            role_epoch: grants::RoleEpoch::default(),
             changes: crate::events::ChangeFeed::default(),
             mailer: None,
             hooks: std::sync::OnceLock::new(),
@@ -248,6 +256,7 @@ impl Core {
             match schema.fields.get(k) {
                 Some(existing) => validate::check_type(class, k, existing, t)?,
                 None => {
+                    field_rules::check_one_geopoint(&schema, k, t, false)?;
                     schema.fields.insert(k.clone(), t.clone());
                     changed = true;
                 }
@@ -261,11 +270,13 @@ impl Core {
         self.store_schema(schema, ctx.tx).await
     }
 
-    /// Resolves a session token to its user, or error 209.
+    /// Resolves a session token to its user, or error 209. Cached for a few seconds, and only
+    /// while no `_Role` was written (see `grants`).
     pub async fn authenticate(&self, token: &str) -> Result<Arc<SessionUser>> {
+        let epoch = self.role_epoch.current();
         if let Ok(cache) = self.sessions.lock() {
-            if let Some((at, u)) = cache.get(token) {
-                if at.elapsed() < SESSION_CACHE_TTL {
+            if let Some((at, e, u)) = cache.get(token) {
+                if at.elapsed() < SESSION_CACHE_TTL && *e == epoch {
                     return Ok(u.clone());
                 }
             }
@@ -273,9 +284,11 @@ impl Core {
         let user = Arc::new(self.load_session_user(token).await?);
         if let Ok(mut cache) = self.sessions.lock() {
             if cache.len() > 100_000 {
-                cache.retain(|_, (at, _)| at.elapsed() < SESSION_CACHE_TTL);
+                cache.retain(|_, (at, e, _)| at.elapsed() < SESSION_CACHE_TTL && *e == epoch);
             }
-            cache.insert(token.to_string(), (Instant::now(), user.clone()));
+            // Stamped with the epoch read before the lookup: a role write made meanwhile
+            // makes this entry stale at once.
+            cache.insert(token.to_string(), (Instant::now(), epoch, user.clone()));
         }
         Ok(user)
     }
@@ -369,7 +382,7 @@ impl Core {
     /// Drops cached sessions (after logout, password change or a role change).
     pub fn forget_sessions(&self, pred: impl Fn(&SessionUser) -> bool) {
         if let Ok(mut cache) = self.sessions.lock() {
-            cache.retain(|_, (_, u)| !pred(u));
+            cache.retain(|_, (_, _, u)| !pred(u));
         }
     }
 
@@ -379,7 +392,9 @@ impl Core {
     }
 
     pub async fn commit(&self, tx: TxId) -> Result<()> {
-        self.store.commit(tx).await?;
+        let committed = self.store.commit(tx).await;
+        self.transaction_ended(tx);
+        committed?;
         // Only now do the transaction's writes exist: publish their change events.
         let events = self
             .pending_events
@@ -411,6 +426,7 @@ impl Core {
             p.remove(&tx);
         }
         let r = self.store.rollback(tx).await;
+        self.transaction_ended(tx);
         self.reload_schemas().await?;
         self.forget_sessions(|_| true);
         r

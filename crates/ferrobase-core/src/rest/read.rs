@@ -247,12 +247,28 @@ impl Core {
         }
     }
 
+    /// A read of a class that does not exist yet, as Parse's `validateClientClassCreation`: the
+    /// master key, a system class, or `--allow-client-class-creation` read nothing (an empty
+    /// list, count 0, 101 for one object); any other client is refused (119 "Permission denied").
+    fn check_missing_class_access(&self, ctx: &Ctx, class: &str) -> Result<()> {
+        if ctx.auth.master {
+            return Ok(());
+        }
+        let system = crate::schema::SYSTEM_CLASSES.contains(&class);
+        if class.starts_with("_Join:") || !(system || self.config.allow_client_class_creation) {
+            tracing::debug!(
+                class,
+                "This user is not allowed to access non-existent class"
+            );
+            return Err(Error::forbidden_op("Permission denied"));
+        }
+        Ok(())
+    }
+
     /// Everything `find` does before reading the rows: permissions, the filter, the count.
     async fn plan_find(&self, ctx: &Ctx, class: &str, opts: &FindOptions) -> Result<Planned> {
         let Some(schema) = self.schema_fresh(class).await else {
-            if !ctx.auth.master {
-                return Err(Error::forbidden_op("Permission denied"));
-            }
+            self.check_missing_class_access(ctx, class)?;
             if !crate::schema::class_name_is_valid(class) {
                 return Err(Error::new(
                     code::INVALID_CLASS_NAME,
@@ -358,9 +374,7 @@ impl Core {
     ) -> Result<Object> {
         super::enforce_class_security("get", class, &ctx.auth)?;
         let Some(schema) = self.schema_fresh(class).await else {
-            if !ctx.auth.master {
-                return Err(Error::forbidden_op("Permission denied"));
-            }
+            self.check_missing_class_access(ctx, class)?;
             return Err(Error::not_found());
         };
         let access = clp::check(&schema, "get", &ctx.auth)?;

@@ -12,8 +12,22 @@ fn name_is_valid(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == ' ')
 }
 
-/// A new role needs a valid name.
+/// A new role needs a valid name and an ACL (Parse's required columns of `_Role`).
 pub(super) fn check_new_role(body: &Object) -> Result<()> {
+    let given = |k: &str| match body.get(k) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(_) => true,
+    };
+    for column in ["name", "ACL"] {
+        if !given(column) {
+            return Err(Error::new(
+                code::INCORRECT_TYPE,
+                format!("{column} is required."),
+            ));
+        }
+    }
     match body.get("name") {
         Some(Value::String(n)) if name_is_valid(n) => Ok(()),
         Some(Value::String(_)) => Err(Error::new(
@@ -45,11 +59,19 @@ mod tests {
 
     #[test]
     fn role_names() {
-        let ok = json!({"name": "Shop Admins-1_x"});
+        let ok = json!({"name": "Shop Admins-1_x", "ACL": {}});
         assert!(check_new_role(ok.as_object().expect("obj")).is_ok());
-        let bad = json!({"name": "admins; drop"});
+        let bad = json!({"name": "admins; drop", "ACL": {}});
         assert!(check_new_role(bad.as_object().expect("obj")).is_err());
-        assert!(check_new_role(&Object::new()).is_err());
+        assert_eq!(
+            check_new_role(&Object::new()),
+            Err(Error::new(code::INCORRECT_TYPE, "name is required."))
+        );
+        let no_acl = json!({"name": "Staff"});
+        assert_eq!(
+            check_new_role(no_acl.as_object().expect("obj")),
+            Err(Error::new(code::INCORRECT_TYPE, "ACL is required."))
+        );
         assert!(check_role_update(ok.as_object().expect("obj")).is_err());
     }
 }

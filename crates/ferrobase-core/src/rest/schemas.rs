@@ -146,6 +146,7 @@ impl Core {
                         return Err(schema_error(format!("field {name} cannot be changed")));
                     }
                     schema.fields.remove(name);
+                    schema.field_options.remove(name);
                     deleted.push(name.clone());
                     continue;
                 }
@@ -167,7 +168,13 @@ impl Core {
                         ));
                     }
                 }
+                let options =
+                    super::field_rules::field_options(&schema.class_name, name, &t, spec)?;
+                super::field_rules::check_one_geopoint(schema, name, &t, true)?;
                 schema.fields.insert(name.clone(), t);
+                if !options.is_empty() {
+                    schema.field_options.insert(name.clone(), options);
+                }
             }
         }
         if let Some(clp) = body.get("classLevelPermissions") {
@@ -176,13 +183,8 @@ impl Core {
                     "classLevelPermissions must be an object",
                 ));
             }
-            let mut merged = crate::schema::default_clp();
-            if let (Some(m), Some(c)) = (merged.as_object_mut(), clp.as_object()) {
-                for (k, v) in c {
-                    m.insert(k.clone(), v.clone());
-                }
-            }
-            schema.clp = merged;
+            // Stored and read back exactly as set (an operation left out is not restricted).
+            schema.clp = clp.clone();
         }
         if let Some(indexes) = body.get("indexes") {
             let indexes = indexes

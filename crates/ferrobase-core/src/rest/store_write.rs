@@ -88,9 +88,10 @@ impl Core {
         original: Option<Object>,
     ) {
         match schema.class_name.as_str() {
-            // Role membership or the hierarchy may have changed: every cached role set is stale.
+            // Role membership or the hierarchy may have changed: every cached role set is stale
+            // (the role epoch moves on, also when the transaction ends; see `grants`).
             "_Role" if kind != ChangeKind::Create || touches_members(object.as_ref()) => {
-                self.forget_sessions(|_| true)
+                self.role_written(ctx)
             }
             "_Session" if kind != ChangeKind::Create => match object
                 .as_ref()

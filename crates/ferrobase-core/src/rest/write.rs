@@ -29,6 +29,9 @@ pub(super) struct Prepared {
 pub(super) fn body_object(body: Value) -> Result<Object> {
     match body {
         Value::Object(o) => Ok(o),
+        // Parse reads an array's indexes as field names.
+        Value::Array(a) if a.is_empty() => Ok(Object::new()),
+        Value::Array(_) => Err(Error::new(code::INVALID_KEY_NAME, "Invalid field name: 0.")),
         _ => Err(Error::invalid_json(
             "This request body is not a JSON object.",
         )),
@@ -107,18 +110,21 @@ impl Core {
                 continue;
             }
             let value = validate::normalize(&value, 0)?;
-            // Parse stores no value for `null`: the key reads back as absent.
-            let op = match parse_op(&value)? {
-                UpdateOp::Set(Value::Null) => UpdateOp::Delete,
-                op => op,
-            };
+            let ops = update::parse_ops(&value)?;
             if let Some(t) = FieldType::of_value(&value)? {
                 match schema.and_then(|s| s.field(&key)) {
                     Some(existing) => validate::check_type(class, &key, existing, &t)?,
                     None => p.new_fields.push((key.clone(), t)),
                 }
             }
-            p.updates.push((key, op));
+            for op in ops {
+                // Parse stores no value for `null`: the key reads back as absent.
+                let op = match op {
+                    UpdateOp::Set(Value::Null) => UpdateOp::Delete,
+                    op => op,
+                };
+                p.updates.push((key.clone(), op));
+            }
         }
         Ok(p)
     }
@@ -177,10 +183,12 @@ impl Core {
             }
         }
         let existing = self.schema(class);
-        let saved = self
+        let mut saved = self
             .before_save(ctx, class, existing.as_deref(), body, None)
             .await?;
-        let result = if class == "_User" {
+        // After beforeSave, as Parse's setRequiredFieldsIfNeeded: defaults, required fields.
+        let defaulted = super::field_rules::apply(existing.as_deref(), &mut saved.body, true)?;
+        let mut result = if class == "_User" {
             // What the trigger set is echoed, as for other classes (the stored user is not read).
             let echoed: Object = saved
                 .changed
@@ -204,6 +212,8 @@ impl Core {
             self.insert_with_relations(ctx, &schema, obj, &prep.updates, echo)
                 .await?
         };
+        // As Parse: the answer lists the fields the server set from their defaults.
+        result.body.extend(defaulted);
         if let Some(id) = &result.created_id {
             if self.has_hook(class, Trigger::AfterSave) {
                 if let Some((schema, stored)) = self.stored_object(ctx, class, id).await? {
@@ -307,9 +317,11 @@ impl Core {
         } else {
             None
         };
-        let saved = self
+        let mut saved = self
             .before_save(ctx, class, Some(&schema), body, original.as_ref())
             .await?;
+        // A required field may not be emptied (Parse's setRequiredFieldsIfNeeded).
+        super::field_rules::apply(Some(&schema), &mut saved.body, false)?;
         let mut prep = self.prepare(class, Some(&schema), saved.body, false, Some(id))?;
         let mut extra = Object::new();
         if class == "_User" {
@@ -433,6 +445,7 @@ impl Core {
         self.store.purge(&schema).await?;
         if matches!(class, "_Session" | "_User" | "_Role") {
             self.forget_sessions(|_| true);
+            self.role_written(ctx);
         }
         Ok(())
     }

@@ -221,7 +221,8 @@ impl Hub {
 
     /// An event written on this node: to Redis (for the other nodes) and to local subscribers.
     fn local_event(&self, event: Arc<ChangeEvent>) {
-        if !self.class_enabled(&event.class) {
+        // `_Role` changes always go to the other nodes: they drop their cached role grants.
+        if !self.class_enabled(&event.class) && event.class != "_Role" {
             return;
         }
         if let Some(tx) = self.redis.get() {

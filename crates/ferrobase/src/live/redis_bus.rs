@@ -154,6 +154,10 @@ async fn subscribe(
             };
             let Some(app) = app.upgrade() else { return };
             if let Some(ev) = decode(&app.live.node_id, &text) {
+                if ev.class == "_Role" {
+                    // Another node changed a role: this node's cached grants are stale.
+                    app.core.role_grants_changed();
+                }
                 if app.core.schema(&ev.class).is_none() {
                     // A class created on another node: learn its schema from the store.
                     if let Err(e) = app.core.reload_schemas().await {

@@ -53,27 +53,16 @@ async fn open(
     params: &HashMap<String, String>,
 ) -> Result<Response, Error> {
     let param = |k: &str| params.get(k).filter(|s| !s.is_empty()).cloned();
-    let app_id = header(headers, "x-parse-application-id").or_else(|| param("applicationId"));
-    if app_id.as_deref() != Some(app.core.config.app_id.as_str()) {
-        return Err(Error::Unauthorized);
-    }
-    let mut auth = Auth::default();
-    if let Some(k) = header(headers, "x-parse-master-key") {
-        let ip = peer.ip();
-        let ip_ok = app
-            .config
-            .master_key_ips
-            .iter()
-            .any(|a| *a == ip || a.to_canonical() == ip.to_canonical());
-        if !(ip_ok && crate::request::same_secret(&k, &app.master_key)) {
-            return Err(Error::Unauthorized);
-        }
-        auth.master = true;
-    }
     let token = header(headers, "x-parse-session-token").or_else(|| param("sessionToken"));
-    if let Some(t) = &token {
-        auth.user = Some(app.core.authenticate(t).await?);
-    }
+    let creds = crate::request::Credentials {
+        app_id: header(headers, "x-parse-application-id").or_else(|| param("applicationId")),
+        // As the WebSocket: a master key counts only with --live-query-trust-master-key.
+        master_key: header(headers, "x-parse-master-key")
+            .filter(|_| app.config.live_query_trust_master_key),
+        session_token: token.clone(),
+        installation_id: header(headers, "x-parse-installation-id"),
+    };
+    let auth = crate::request::resolve_credentials(&app, peer.ip(), creds).await?;
     let class = param("className")
         .ok_or_else(|| Error::new(code::INVALID_CLASS_NAME, "className is required"))?;
     let where_: Value = match param("where") {

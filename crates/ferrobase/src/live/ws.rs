@@ -29,6 +29,7 @@ const MAX_MESSAGE: usize = 1 << 20;
 pub async fn upgrade(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: axum::extract::OriginalUri,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     match ws {
@@ -40,7 +41,7 @@ pub async fn upgrade(
             .max_message_size(MAX_MESSAGE)
             .on_upgrade(move |socket| run(app, peer, socket))
             .into_response(),
-        Err(_) => crate::routes::not_found().await.into_response(),
+        Err(_) => crate::routes::no_route(&axum::http::Method::GET, uri.0.path()),
     }
 }
 
@@ -215,38 +216,28 @@ impl Conn {
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
         };
-        let app_id = &self.app.core.config.app_id;
-        if str_field("applicationId").as_deref() != Some(app_id.as_str()) {
-            return self
-                .push_error(4, "Key in request is not valid", false, None)
-                .await;
-        }
-        let mut auth = Auth {
-            installation_id: str_field("installationId"),
-            ..Auth::default()
-        };
-        if let Some(k) = str_field("masterKey") {
-            let ip = self.peer.ip();
-            let ip_ok = self
-                .app
-                .config
-                .master_key_ips
-                .iter()
-                .any(|allowed| *allowed == ip || allowed.to_canonical() == ip.to_canonical());
-            if crate::request::same_secret(&k, &self.app.master_key) && ip_ok {
-                auth.master = true;
-            }
-        }
         let token = str_field("sessionToken");
-        if let Some(t) = &token {
-            match self.app.core.authenticate(t).await {
-                Ok(u) => auth.user = Some(u),
-                Err(e) => {
-                    let (c, m) = error_parts(&e);
-                    return self.push_error(c, &m, false, None).await;
-                }
+        let creds = crate::request::Credentials {
+            app_id: str_field("applicationId"),
+            // Parse's LiveQuery server ignores a master key unless told to trust it.
+            master_key: str_field("masterKey")
+                .filter(|_| self.app.config.live_query_trust_master_key),
+            session_token: token.clone(),
+            installation_id: str_field("installationId"),
+        };
+        let auth = match crate::request::resolve_credentials(&self.app, self.peer.ip(), creds).await
+        {
+            Ok(a) => a,
+            Err(ferrobase_core::Error::Unauthorized) => {
+                return self
+                    .push_error(4, "Key in request is not valid", false, None)
+                    .await;
             }
-        }
+            Err(e) => {
+                let (c, m) = error_parts(&e);
+                return self.push_error(c, &m, false, None).await;
+            }
+        };
         self.auth = auth;
         self.token = token;
         self.client_id = Some(client_id());

@@ -54,19 +54,12 @@ fn parse_sub(app: &App, v: &Value) -> Result<Sub, Error> {
 
 /// Runs one sub-request and answers `{"success": …}` or `{"error": {"code", "error"}}`; the bool
 /// says whether it succeeded.
-async fn run_sub(
-    app: Arc<App>,
-    parent: ParseRequest,
-    sub: Result<Sub, Error>,
-) -> (Value, Option<Error>) {
-    let sub = match sub {
-        Ok(s) => s,
-        Err(e) => return (error_item(&e), Some(e)),
-    };
+async fn run_sub(app: Arc<App>, parent: ParseRequest, sub: Sub) -> (Value, Option<Error>) {
     let Some(router) = app.inner.get().cloned() else {
         let e = Error::internal("router not ready");
         return (error_item(&e), Some(e));
     };
+    let (method, path) = (sub.method.clone(), sub.path.clone());
     let mut req = match Request::builder()
         .method(sub.method)
         .uri(&sub.path)
@@ -95,6 +88,11 @@ async fn run_sub(
         .await
         .unwrap_or_default();
     let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if status == axum::http::StatusCode::NOT_FOUND && body.is_null() {
+        // No route for it (Parse's batch router: "cannot route <METHOD> <path>").
+        let e = Error::invalid_json(format!("cannot route {method} {path}"));
+        return (error_item(&e), Some(e));
+    }
     if status.is_success() {
         (json!({ "success": body }), None)
     } else {
@@ -128,16 +126,22 @@ pub async fn batch(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
         .and_then(Value::as_array)
         .cloned()
         .ok_or_else(|| Error::invalid_json("requests must be an array"))?;
-    if requests.len() > app.config.max_batch_size {
-        return Err(Error::invalid_json(format!(
-            "Batch request limit exceeded: {} requests, at most {} (--max-batch-size)",
-            requests.len(),
-            app.config.max_batch_size
-        ))
-        .into());
+    if let Some(max) = app.config.max_batch_size {
+        if requests.len() > max {
+            return Err(Error::invalid_json(format!(
+                "Batch request limit exceeded: {} requests, at most {max} (--max-batch-size)",
+                requests.len(),
+            ))
+            .into());
+        }
     }
     let transaction = req.body.get("transaction").and_then(Value::as_bool) == Some(true);
-    let subs: Vec<Result<Sub, Error>> = requests.iter().map(|r| parse_sub(&app, r)).collect();
+    // As Parse: a sub-request that cannot be routed (a path outside the mount, no method)
+    // refuses the whole batch before any of it runs.
+    let subs: Vec<Sub> = requests
+        .iter()
+        .map(|r| parse_sub(&app, r))
+        .collect::<Result<_, _>>()?;
     let parent = ParseRequest {
         body: Value::Null,
         query: Vec::new(),
@@ -166,7 +170,7 @@ pub async fn batch(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
 async fn run_transaction(
     app: Arc<App>,
     parent: ParseRequest,
-    subs: Vec<Result<Sub, Error>>,
+    subs: Vec<Sub>,
 ) -> ApiResult<Json<Value>> {
     let tx = app.core.begin().await?;
     let parent = ParseRequest {

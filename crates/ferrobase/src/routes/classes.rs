@@ -107,6 +107,21 @@ pub async fn find(
     Path(class): Path<String>,
     req: ParseRequest,
 ) -> ApiResult<Response> {
+    // The SDKs' relation query on a parent whose schema they do not know
+    // (`new Parse.Object(P, {id}).relation(r).query()`) asks `/classes/P` with
+    // `redirectClassNameForKey=r`: Parse answers from the relation's target class.
+    let class = match req.str_param("redirectClassNameForKey") {
+        Some(key) => match app
+            .core
+            .schema(&class)
+            .as_deref()
+            .and_then(|s| s.field(&key))
+        {
+            Some(ferrobase_core::schema::FieldType::Relation(target)) => target.clone(),
+            _ => class,
+        },
+        None => class,
+    };
     find_in(&app, &req, &class).await
 }
 

@@ -10,11 +10,12 @@ mod schemas;
 mod users;
 
 use crate::app::App;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::request::ParseRequest;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ferrobase_core::error::code;
 use ferrobase_core::rest::FindOptions;
 use ferrobase_core::Error;
 use serde_json::Value;
@@ -116,10 +117,36 @@ pub fn api() -> Router<Arc<App>> {
         .route("/apps/{page}", get(pages::static_page))
         .route("/", get(crate::live::ws::upgrade))
         .route("/realtime", get(crate::live::sse::stream))
+        .method_not_allowed_fallback(not_found)
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError(Error::new(code::INVALID_JSON, "unknown route"))
+/// No route for this method and path: 404 with the page Express answers (Parse Server has no
+/// handler of its own for these), for an unknown path and for a method a path does not take.
+pub async fn not_found(method: axum::http::Method, uri: axum::extract::OriginalUri) -> Response {
+    no_route(&method, uri.0.path())
+}
+
+pub fn no_route(method: &axum::http::Method, path: &str) -> Response {
+    let escaped: String = path
+        .chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot {method} {escaped}</pre>\n</body>\n</html>\n"
+    );
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response()
 }
 
 fn int_param(req: &ParseRequest, name: &str) -> ApiResult<Option<i64>> {

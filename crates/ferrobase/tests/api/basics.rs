@@ -117,11 +117,3 @@ async fn master_key_only_from_allowed_ips() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(v, json!({"error": "unauthorized"}));
 }
-
-#[tokio::test]
-async fn unknown_route_is_a_json_404_or_400() {
-    let app = spawn().await;
-    let (s, v) = app.get("/nowhere", As::Public).await;
-    assert!(s.is_client_error());
-    assert!(v["error"].is_string());
-}

@@ -11,7 +11,7 @@ async fn batch_answers_each_request_in_order() {
         {"method": "PUT", "path": format!("/parse/classes/Note/{id}"), "body": {"n": {"__op": "Increment", "amount": 5}}},
         {"method": "GET", "path": format!("/parse/classes/Note/{id}")},
         {"method": "POST", "path": "/parse/classes/Note", "body": {"n": "not a number"}},
-        {"method": "POST", "path": "/classes/Note", "body": {}},
+        {"method": "GET", "path": "/parse/nowhere"},
     ]});
     let (s, v) = app.post("/batch", body, As::Master).await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -21,7 +21,10 @@ async fn batch_answers_each_request_in_order() {
     assert!(r[1]["success"]["updatedAt"].is_string());
     assert_eq!(r[2]["success"]["objectId"], json!(id));
     assert_eq!(r[3]["error"]["code"], json!(111));
-    assert_eq!(r[4]["error"]["code"], json!(107));
+    assert_eq!(
+        r[4]["error"],
+        json!({"code": 107, "error": "cannot route GET /parse/nowhere"})
+    );
     let (_, v) = app
         .query(
             "Note",
@@ -90,7 +93,7 @@ async fn transactional_batch_is_all_or_nothing() {
 
 #[tokio::test]
 async fn batch_limits_and_shape_errors() {
-    let app = spawn_with(|c| c.max_batch_size = 3).await;
+    let app = spawn_with(|c| c.max_batch_size = Some(3)).await;
     let reqs: Vec<Value> = (0..4)
         .map(|i| json!({"method": "POST", "path": "/parse/classes/B", "body": {"i": i}}))
         .collect();
@@ -114,4 +117,41 @@ async fn batch_limits_and_shape_errors() {
         )
         .await;
     assert_eq!(v[0]["error"]["code"], json!(119));
+}
+
+#[tokio::test]
+async fn batches_have_no_default_cap() {
+    let app = spawn().await;
+    let reqs: Vec<Value> = (0..120)
+        .map(|i| json!({"method": "POST", "path": "/parse/classes/Big", "body": {"i": i}}))
+        .collect();
+    let (s, v) = app
+        .post("/batch", json!({"requests": reqs}), As::Master)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().map(Vec::len), Some(120));
+    assert!(v[119]["success"]["objectId"].is_string(), "{}", v[119]);
+}
+
+#[tokio::test]
+async fn a_path_outside_the_mount_refuses_the_whole_batch() {
+    let app = spawn().await;
+    let body = json!({"requests": [
+        {"method": "POST", "path": "/parse/classes/Memo", "body": {"n": 1}},
+        {"method": "POST", "path": "/classes/Memo", "body": {"n": 2}},
+    ]});
+    let (s, v) = app.post("/batch", body, As::Master).await;
+    assert_eq!(
+        (s.as_u16(), v),
+        (
+            400,
+            json!({"code": 107, "error": "cannot route batch path /classes/Memo"})
+        )
+    );
+    let (_, v) = app.query("Memo", &[], As::Master).await;
+    assert_eq!(
+        v["results"].as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "nothing ran"
+    );
 }

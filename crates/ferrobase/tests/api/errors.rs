@@ -18,7 +18,7 @@ async fn malformed_bodies_and_names() {
     assert_parse_error(
         &app.post("/classes/A", json!([1, 2]), As::Master).await,
         400,
-        107,
+        105,
     );
     assert_parse_error(
         &app.post("/classes/A", json!({"objectId": "abc"}), As::Master)
@@ -141,4 +141,64 @@ async fn internal_fields_never_leak() {
     assert!(!text.contains("_rperm"), "{text}");
     let (_, v) = app.get("/users/me", As::User(&token)).await;
     assert!(!v.to_string().contains("_hashed_password"));
+}
+
+#[tokio::test]
+async fn exact_answers_for_routes_bodies_files_and_roles() {
+    let app = spawn().await;
+    // An unknown route under the mount: 404 (Express's page, as Parse Server answers).
+    let (s, h, v) = app.raw(Method::GET, "/nowhere", None, As::Master).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        h.get("content-type")
+            .and_then(|c| c.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/html")),
+        "{h:?}"
+    );
+    assert!(
+        v.as_str()
+            .is_some_and(|t| t.contains("Cannot GET /parse/nowhere")),
+        "{v}"
+    );
+    // A method a route does not take: 404 as well (not 405).
+    for m in [Method::PUT, Method::DELETE] {
+        let (s, _, v) = app.raw(m.clone(), "/classes/Thing", None, As::Master).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{m} {v}");
+        assert!(
+            v.as_str()
+                .is_some_and(|t| t.contains(&format!("Cannot {m} /parse/classes/Thing"))),
+            "{v}"
+        );
+    }
+    // A JSON array body: Parse reads its indexes as field names.
+    let r = app.post("/classes/A", json!([1, 2]), As::Master).await;
+    assert_eq!(
+        (r.0.as_u16(), r.1),
+        (400, json!({"code": 105, "error": "Invalid field name: 0."}))
+    );
+    // A file upload without an application id: 403 unauthorized.
+    let resp = app
+        .client
+        .post(format!("{}/files/a.txt", app.url))
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let v: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(v, json!({"error": "unauthorized"}));
+    // A role without a name, or without an ACL (Parse's required columns of _Role).
+    let r = app.post("/roles", json!({"ACL": {}}), As::Master).await;
+    assert_eq!(
+        (r.0.as_u16(), r.1),
+        (400, json!({"code": 111, "error": "name is required."}))
+    );
+    let r = app
+        .post("/roles", json!({"name": "Staff"}), As::Master)
+        .await;
+    assert_eq!(
+        (r.0.as_u16(), r.1),
+        (400, json!({"code": 111, "error": "ACL is required."}))
+    );
 }

@@ -79,6 +79,14 @@ async fn within_box_polygon_and_center_sphere() {
     )
     .await;
     assert_eq!(boxed, vec!["london", "paris"]);
+    // Corners in the other order: the same box, as Parse's stores read it.
+    let swapped = names_of(
+        &app,
+        json!({"loc": {"$within": {"$box": [gp(53.0, 5.0), gp(45.0, -5.0)]}}}),
+        &order,
+    )
+    .await;
+    assert_eq!(swapped, vec!["london", "paris"]);
     let poly = json!({"loc": {"$geoWithin": {"$polygon": [gp(40.0, -5.0), gp(55.0, -5.0), gp(55.0, 15.0), gp(40.0, 15.0)]}}});
     assert_eq!(
         names_of(&app, poly, &order).await,
@@ -90,17 +98,20 @@ async fn within_box_polygon_and_center_sphere() {
         names_of(&app, sphere, &order).await,
         vec!["london", "paris"]
     );
-    let bad = app
-        .query(
-            "City",
-            &[(
-                "where",
-                json!({"loc": {"$geoWithin": {"$polygon": [gp(1.0, 1.0)]}}}).to_string(),
-            )],
-            As::Public,
-        )
-        .await;
-    assert_parse_error(&bad, 400, 102);
+    // Invalid polygons and boxes: 107, as Parse.
+    for bad in [
+        json!({"loc": {"$geoWithin": {"$polygon": [gp(1.0, 1.0)]}}}),
+        json!({"loc": {"$geoWithin": {"$polygon": [[0, 0], [1, 1]]}}}),
+        json!({"loc": {"$geoWithin": {"$polygon": "nope"}}}),
+        json!({"loc": {"$geoWithin": {"$polygon": [[0, 0], [1, 1], ["x", "y"]]}}}),
+        json!({"loc": {"$geoWithin": {"$polygon": {"__type": "Polygon", "coordinates": [[0, 0]]}}}}),
+        json!({"loc": {"$within": {"$box": [gp(1.0, 1.0)]}}}),
+    ] {
+        let r = app
+            .query("City", &[("where", bad.to_string())], As::Public)
+            .await;
+        assert_parse_error(&r, 400, 107);
+    }
 }
 
 #[tokio::test]

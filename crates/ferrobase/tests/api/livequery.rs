@@ -229,7 +229,7 @@ async fn errors_have_parse_codes() {
 
 #[tokio::test]
 async fn acl_clp_keys_and_private_fields_per_subscriber() {
-    let app = spawn().await;
+    let app = spawn_with(|c| c.live_query_trust_master_key = true).await;
     class_with(&app, "Note", None).await;
     let (ann, ann_token) = app.signup("ann", "pw").await;
     let (bob, bob_token) = app.signup("bob", "pw").await;
@@ -527,5 +527,118 @@ async fn server_sent_events_with_resume() {
     // Without the application id: 403 as REST.
     let r = app.client.get(&url).send().await.expect("request");
     assert_eq!(r.status().as_u16(), 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn role_changes_reach_live_subscribers_at_once() {
+    let app = spawn().await;
+    class_with(&app, "Intel", None).await;
+    let (uid, token) = app.signup("spy", "pw").await;
+    let mut ws = connected(&app, json!({"sessionToken": token})).await;
+    subscribe(&mut ws, 1, json!({"className": "Intel", "where": {}}), None).await;
+    let acl = json!({"role:Agents": {"read": true}});
+    app.create("Intel", json!({"name": "before", "ACL": acl.clone()}))
+        .await;
+    quiet(&mut ws).await;
+    let user = json!([{"__type": "Pointer", "className": "_User", "objectId": uid}]);
+    let (s, v) = app
+        .post(
+            "/roles",
+            json!({"name": "Agents", "ACL": {"*": {"read": true}}, "users": {"__op": "AddRelation", "objects": user}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s.as_u16(), 201, "{v}");
+    let agents = v["objectId"].as_str().expect("id").to_string();
+    app.create("Intel", json!({"name": "member", "ACL": acl.clone()}))
+        .await;
+    let got = next(&mut ws).await;
+    assert_eq!(
+        (got["op"].as_str(), got["object"]["name"].as_str()),
+        (Some("create"), Some("member")),
+        "{got}"
+    );
+    let out = json!({"users": {"__op": "RemoveRelation", "objects": user}});
+    app.put(&format!("/roles/{agents}"), out, As::Master).await;
+    app.create("Intel", json!({"name": "after", "ACL": acl}))
+        .await;
+    quiet(&mut ws).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_master_key_in_connect_is_ignored_unless_trusted() {
+    let app = spawn().await;
+    class_with(&app, "Memo", None).await;
+    let (_, token) = app.signup("eve", "pw").await;
+    let mut ws = connected(
+        &app,
+        json!({"masterKey": MASTER_KEY, "sessionToken": token}),
+    )
+    .await;
+    subscribe(&mut ws, 1, json!({"className": "Memo", "where": {}}), None).await;
+    app.create("Memo", json!({"name": "private", "ACL": {}}))
+        .await;
+    quiet(&mut ws).await;
+    app.create("Memo", json!({"name": "public"})).await;
+    assert_eq!(next(&mut ws).await["object"]["name"], "public");
+    // SSE answers the same way (and a master key there is not a 403 either).
+    let resp = app
+        .client
+        .get(format!("{}/realtime?className=Memo", app.url))
+        .header("X-Parse-Application-Id", APP_ID)
+        .header("X-Parse-Master-Key", MASTER_KEY)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn live_query_resolves_credentials_as_rest_does() {
+    let app = spawn_with(|c| {
+        c.live_query_trust_master_key = true;
+        c.read_only_master_key = Some("read-only-key".into());
+    })
+    .await;
+    class_with(&app, "Memo", None).await;
+    // The read-only master key reads everything, as on REST.
+    let mut ro = connected(&app, json!({"masterKey": "read-only-key"})).await;
+    // A wrong master key is no master key: the client is public, as on REST.
+    let mut wrong = connected(&app, json!({"masterKey": "not-the-key"})).await;
+    let mut master = connected(&app, json!({"masterKey": MASTER_KEY})).await;
+    for ws in [&mut ro, &mut wrong, &mut master] {
+        let r = subscribe(ws, 1, json!({"className": "Memo", "where": {}}), None).await;
+        assert_eq!(r["op"], "subscribed", "{r}");
+    }
+    app.create("Memo", json!({"name": "private", "ACL": {}}))
+        .await;
+    assert_eq!(next(&mut ro).await["object"]["name"], "private");
+    assert_eq!(next(&mut master).await["object"]["name"], "private");
+    quiet(&mut wrong).await;
+    // SSE: a wrong master key is public too (not 403), the right one reads everything.
+    let sse = |key: &'static str| {
+        app.client
+            .get(format!("{}/realtime?className=Memo", app.url))
+            .header("X-Parse-Application-Id", APP_ID)
+            .header("X-Parse-Master-Key", key)
+            .send()
+    };
+    let wrong_sse = sse("not-the-key").await.expect("sent");
+    assert_eq!(wrong_sse.status().as_u16(), 200);
+    let mut master_sse = sse(MASTER_KEY).await.expect("sent");
+    assert_eq!(master_sse.status().as_u16(), 200);
+    let mut buf = String::new();
+    sse_event(&mut master_sse, &mut buf, "subscribed").await;
+    app.create("Memo", json!({"name": "hidden", "ACL": {}}))
+        .await;
+    let (_, data) = sse_event(&mut master_sse, &mut buf, "create").await;
+    assert_eq!(data["object"]["name"], "hidden");
+    // Bad credentials answer with Parse codes: a wrong application id.
+    let mut bad = open(&app).await;
+    send(&mut bad, json!({"op": "connect", "applicationId": "nope"})).await;
+    assert_eq!(next(&mut bad).await["code"], 4);
     app.stop().await;
 }

@@ -14,6 +14,7 @@ mod migrate;
 mod multinode;
 mod objects;
 mod queries;
+mod roles;
 mod schemas;
 mod security;
 mod users;

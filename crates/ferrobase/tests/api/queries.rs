@@ -619,3 +619,101 @@ fn who_again<'a>(who: &As<'_>, token: &'a str) -> As<'a> {
         As::Master => As::Master,
     }
 }
+
+#[tokio::test]
+async fn a_class_that_does_not_exist_yet_answers_empty() {
+    // By default (Parse 9: allowClientClassCreation false) only the master key, or a system
+    // class, reads a class that does not exist: the others get 119.
+    let app = spawn().await;
+    let (_, token) = app.signup("newbie", "pw").await;
+    for who in [As::Public, As::User(&token)] {
+        assert_parse_error(&app.query("NotYet", &[], who).await, 400, 119);
+        let (s, v) = app
+            .query("_Installation", &[("count", "1".into())], who)
+            .await;
+        assert_eq!((s, v), (StatusCode::OK, json!({"results": [], "count": 0})));
+    }
+    let (s, v) = app
+        .query("NotYet", &[("count", "1".into())], As::Master)
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"results": [], "count": 0})));
+    // With client class creation allowed (as the SDKs' own test servers run), any client.
+    let app = spawn_with(|c| c.allow_client_class_creation = true).await;
+    let (_, token) = app.signup("newbie", "pw").await;
+    for who in [As::Public, As::User(&token), As::Master] {
+        let (s, v) = app.query("NotYet", &[("count", "1".into())], who).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v, json!({"results": [], "count": 0}));
+        assert_parse_error(&app.get("/classes/NotYet/abc", who).await, 404, 101);
+    }
+}
+
+#[tokio::test]
+async fn relations_take_batch_ops_and_redirected_queries() {
+    let app = spawn().await;
+    let kid = |id: &str| json!({"__type": "Pointer", "className": "Kid", "objectId": id});
+    let mut kids = Vec::new();
+    for i in 0..3 {
+        kids.push(app.create("Kid", json!({"i": i})).await);
+    }
+    let parent = app
+        .create(
+            "Parent",
+            json!({"kids": {"__op": "AddRelation", "objects": [kid(&kids[0]), kid(&kids[1])]}}),
+        )
+        .await;
+    // One save that adds and removes: the SDKs send a Batch of both.
+    let (s, v) = app
+        .put(
+            &format!("/classes/Parent/{parent}"),
+            json!({"kids": {"__op": "Batch", "ops": [
+                {"__op": "AddRelation", "objects": [kid(&kids[2])]},
+                {"__op": "RemoveRelation", "objects": [kid(&kids[0])]}
+            ]}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let related = json!({"$relatedTo": {"object": {"__type": "Pointer", "className": "Parent", "objectId": parent}, "key": "kids"}});
+    let (_, v) = app
+        .query(
+            "Kid",
+            &[("where", related.to_string()), ("order", "i".into())],
+            As::Public,
+        )
+        .await;
+    let got: Vec<i64> = v["results"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["i"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(got, vec![1, 2], "{v}");
+    // A Batch may only carry relation ops.
+    assert_parse_error(
+        &app.put(
+            &format!("/classes/Parent/{parent}"),
+            json!({"kids": {"__op": "Batch", "ops": [{"__op": "Increment", "amount": 1}]}}),
+            As::Master,
+        )
+        .await,
+        400,
+        107,
+    );
+    // The SDK's relation query on a parent known by id: /classes/Parent redirected to Kid.
+    let (s, v) = app
+        .query(
+            "Parent",
+            &[
+                ("where", related.to_string()),
+                ("redirectClassNameForKey", "kids".into()),
+                ("order", "i".into()),
+            ],
+            As::Public,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let got: Vec<i64> = v["results"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["i"].as_i64()).collect())
+        .unwrap_or_default();
+    assert_eq!(got, vec![1, 2], "{v}");
+}

@@ -146,3 +146,271 @@ async fn class_level_permissions_are_enforced() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn required_and_default_value_fields() {
+    let app = spawn().await;
+    let (s, v) = app
+        .post(
+            "/schemas/Ticket",
+            json!({"fields": {
+                "title": {"type": "String", "required": true},
+                "status": {"type": "String", "defaultValue": "open"},
+                "priority": {"type": "Number", "required": true, "defaultValue": 3},
+                "due": {"type": "Date", "defaultValue": {"__type": "Date", "iso": "2030-01-01T00:00:00.000Z"}},
+                "note": {"type": "String"}
+            }}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // GET /schemas returns both options as stored.
+    let (_, v) = app.get("/schemas/Ticket", As::Master).await;
+    assert_eq!(
+        v["fields"]["title"],
+        json!({"type": "String", "required": true})
+    );
+    assert_eq!(
+        v["fields"]["priority"],
+        json!({"type": "Number", "required": true, "defaultValue": 3})
+    );
+    assert_eq!(
+        v["fields"]["status"],
+        json!({"type": "String", "defaultValue": "open"})
+    );
+    assert_eq!(v["fields"]["note"], json!({"type": "String"}));
+
+    // Absent fields get their defaults on create (and the answer lists them, as Parse).
+    let (s, v) = app
+        .post("/classes/Ticket", json!({"title": "printer"}), As::Public)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "open", "{v}");
+    let id = v["objectId"].as_str().expect("id").to_string();
+    let (_, got) = app.get(&format!("/classes/Ticket/{id}"), As::Public).await;
+    assert_eq!(got["status"], "open");
+    assert_eq!(got["priority"], 3);
+    assert_eq!(got["due"]["iso"], "2030-01-01T00:00:00.000Z");
+    // A given value wins over the default.
+    let (_, v) = app
+        .post(
+            "/classes/Ticket",
+            json!({"title": "desk", "status": "closed", "priority": 1}),
+            As::Public,
+        )
+        .await;
+    let id2 = v["objectId"].as_str().expect("id").to_string();
+    let (_, got) = app.get(&format!("/classes/Ticket/{id2}"), As::Public).await;
+    assert_eq!(
+        (got["status"].as_str(), got["priority"].as_i64()),
+        (Some("closed"), Some(1))
+    );
+
+    // A required field without a default must be sent (even by the master key).
+    let missing = app
+        .post("/classes/Ticket", json!({"note": "x"}), As::Master)
+        .await;
+    assert_parse_error(&missing, 400, 142);
+    assert_eq!(missing.1["error"], "title is required");
+    assert_parse_error(
+        &app.post("/classes/Ticket", json!({"title": ""}), As::Public)
+            .await,
+        400,
+        142,
+    );
+    // Neither may be emptied by an update.
+    for body in [
+        json!({"title": null}),
+        json!({"title": {"__op": "Delete"}}),
+        json!({"title": ""}),
+        json!({"priority": {"__op": "Delete"}}),
+    ] {
+        let r = app
+            .put(&format!("/classes/Ticket/{id}"), body.clone(), As::Master)
+            .await;
+        assert_parse_error(&r, 400, 142);
+    }
+    // A field that is neither may be removed.
+    let (s, _) = app
+        .put(
+            &format!("/classes/Ticket/{id}"),
+            json!({"status": {"__op": "Delete"}, "title": "renamed"}),
+            As::Public,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // The options are checked as Parse checks them.
+    assert_parse_error(
+        &app.put(
+            "/schemas/Ticket",
+            json!({"fields": {"n": {"type": "Number", "defaultValue": "ten"}}}),
+            As::Master,
+        )
+        .await,
+        400,
+        111,
+    );
+    assert_parse_error(
+        &app.put(
+            "/schemas/Ticket",
+            json!({"fields": {"r": {"type": "Relation", "targetClass": "_User", "required": true}}}),
+            As::Master,
+        )
+        .await,
+        400,
+        111,
+    );
+    // They survive a restart (stored with the schema).
+    let dir = app.stop().await;
+    let mut config = test_config(dir.path());
+    config.port = 0;
+    let again = ferrobase::serve::start(config).await.expect("restarts");
+    let r = reqwest::Client::new()
+        .get(format!("{}/schemas/Ticket", again.url))
+        .header("X-Parse-Application-Id", APP_ID)
+        .header("X-Parse-Master-Key", MASTER_KEY)
+        .send()
+        .await
+        .expect("sent");
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        v["fields"]["priority"],
+        json!({"type": "Number", "required": true, "defaultValue": 3})
+    );
+    again.stop().await;
+}
+
+#[tokio::test]
+async fn schema_field_and_permission_answers_as_parse() {
+    let app = spawn().await;
+    // A Pointer without targetClass: 135.
+    let r = app
+        .post(
+            "/schemas/Links",
+            json!({"fields": {"p": {"type": "Pointer"}}}),
+            As::Master,
+        )
+        .await;
+    assert_parse_error(&r, 400, 135);
+    assert_eq!(r.1["error"], "type Pointer needs a class name");
+    // One GeoPoint per class, through the schema API or by saving objects.
+    let (s, v) = app
+        .post(
+            "/schemas/Places",
+            json!({"fields": {"at": {"type": "GeoPoint"}}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_parse_error(
+        &app.put(
+            "/schemas/Places",
+            json!({"fields": {"also": {"type": "GeoPoint"}}}),
+            As::Master,
+        )
+        .await,
+        400,
+        111,
+    );
+    let gp = json!({"__type": "GeoPoint", "latitude": 1.0, "longitude": 2.0});
+    assert_parse_error(
+        &app.post("/classes/Places", json!({"other": gp.clone()}), As::Master)
+            .await,
+        400,
+        111,
+    );
+    assert_parse_error(
+        &app.post(
+            "/classes/Fresh",
+            json!({"a": gp.clone(), "b": gp.clone()}),
+            As::Master,
+        )
+        .await,
+        400,
+        111,
+    );
+    let (s, _) = app
+        .post("/classes/Places", json!({"at": gp}), As::Master)
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    // Class-level permissions read back exactly as set.
+    let clp = json!({"find": {"requiresAuthentication": true}, "get": {"*": true}, "count": {},
+                     "create": {"*": true}, "update": {}, "delete": {}, "addField": {}});
+    let (s, v) = app
+        .put(
+            "/schemas/Places",
+            json!({"classLevelPermissions": clp.clone()}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["classLevelPermissions"], clp);
+    let (_, v) = app.get("/schemas/Places", As::Master).await;
+    assert_eq!(v["classLevelPermissions"], clp);
+    // requiresAuthentication asked anonymously: 404 101 "Permission denied".
+    let r = app.get("/classes/Places", As::Public).await;
+    assert_eq!(
+        (r.0.as_u16(), r.1.clone()),
+        (404, json!({"code": 101, "error": "Permission denied"}))
+    );
+    let (_, token) = app.signup("pat", "pw").await;
+    let (s, _) = app.get("/classes/Places", As::User(&token)).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn indexes_are_deleted_through_put_schemas() {
+    let app = spawn().await;
+    let (s, v) = app
+        .post(
+            "/schemas/Books",
+            json!({"fields": {"title": {"type": "String"}, "year": {"type": "Number"}},
+                   "indexes": {"by_title": {"title": 1}, "by_year": {"year": -1}}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .put(
+            "/schemas/Books",
+            json!({"indexes": {"by_title": {"__op": "Delete"}}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["indexes"],
+        json!({"_id_": {"_id": 1}, "by_year": {"year": -1}}),
+        "{v}"
+    );
+    let (_, v) = app.get("/schemas/Books", As::Master).await;
+    assert_eq!(
+        v["indexes"],
+        json!({"_id_": {"_id": 1}, "by_year": {"year": -1}})
+    );
+    // The SDK's deleteIndex on the last one leaves no indexes of the class's own.
+    let (s, v) = app
+        .put(
+            "/schemas/Books",
+            json!({"className": "Books", "indexes": {"by_year": {"__op": "Delete"}}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(
+        v.get("indexes").is_none_or(|i| i.get("by_year").is_none()),
+        "{v}"
+    );
+    assert_parse_error(
+        &app.put(
+            "/schemas/Books",
+            json!({"indexes": {"by_year": {"__op": "Delete"}}}),
+            As::Master,
+        )
+        .await,
+        400,
+        255,
+    );
+}
