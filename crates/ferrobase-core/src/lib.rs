@@ -15,6 +15,7 @@ pub mod file_tokens;
 pub mod geo;
 pub mod hooks;
 pub mod mailer;
+pub mod push;
 pub mod matcher;
 pub mod query;
 pub mod rest;
