@@ -509,7 +509,9 @@ impl Config {
             .filter(|s| !s.is_empty());
         if let Some(u) = &push_webhook_url {
             if !u.starts_with("http://") {
-                return Err(format!("--push-webhook-url must be an http:// URL, not {u}"));
+                return Err(format!(
+                    "--push-webhook-url must be an http:// URL, not {u}"
+                ));
             }
         }
         let rate_limits = args

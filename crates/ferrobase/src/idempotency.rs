@@ -11,17 +11,22 @@ use ferrobase_core::Error;
 /// Whether Parse puts its idempotency check on this route.
 fn guarded(method: &Method, path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match (method.as_str(), parts.as_slice()) {
-        ("POST", ["functions" | "jobs" | "classes", _]) => true,
-        ("PUT", ["classes", _, _]) => true,
-        ("POST", ["users" | "installations"]) => true,
-        ("PUT", ["users" | "installations", _]) => true,
-        _ => false,
-    }
+    matches!(
+        (method.as_str(), parts.as_slice()),
+        ("POST", ["functions" | "jobs" | "classes", _])
+            | ("PUT", ["classes", _, _])
+            | ("POST", ["users" | "installations"])
+            | ("PUT", ["users" | "installations", _])
+    )
 }
 
 /// Refuses a repeated request id on a configured path with 159 `Duplicate request`.
-pub async fn check(app: &App, method: &Method, path: &str, headers: &HeaderMap) -> Result<(), Error> {
+pub async fn check(
+    app: &App,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(), Error> {
     if app.config.idempotency_paths.is_empty() {
         return Ok(());
     }

@@ -46,7 +46,11 @@ fn per_type(installations: &[Object]) -> std::collections::BTreeMap<String, u64>
 
 #[async_trait::async_trait]
 impl PushAdapter for WebhookPush {
-    async fn send(&self, push: &Value, installations: &[Object]) -> ferrobase_core::Result<PushReport> {
+    async fn send(
+        &self,
+        push: &Value,
+        installations: &[Object],
+    ) -> ferrobase_core::Result<PushReport> {
         let mut req = self
             .client
             .post(&self.url)

@@ -104,6 +104,11 @@ impl Core {
             .await?
             .pop()
             .ok_or_else(|| Error::new(code::INTERNAL, "Failed to load upgraded session."))?;
-        Ok(output::to_client(&sessions, session, &ctx.auth, &self.config))
+        Ok(output::to_client(
+            &sessions,
+            session,
+            &ctx.auth,
+            &self.config,
+        ))
     }
 }

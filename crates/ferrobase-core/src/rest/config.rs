@@ -106,7 +106,10 @@ impl Core {
             .await?;
         let now = now_iso();
         let mut with_time = updates.clone();
-        with_time.push(("updatedAt".into(), UpdateOp::Set(Value::String(now.clone()))));
+        with_time.push((
+            "updatedAt".into(),
+            UpdateOp::Set(Value::String(now.clone())),
+        ));
         let filter = Filter::object_id(ID);
         if self
             .store_update(ctx, &schema, &filter, &with_time)

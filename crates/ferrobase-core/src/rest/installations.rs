@@ -26,7 +26,10 @@ fn id_of(o: &Object) -> String {
 }
 
 fn changed(message: &str) -> Error {
-    Error::new(136, format!("{message} may not be changed in this operation"))
+    Error::new(
+        136,
+        format!("{message} may not be changed in this operation"),
+    )
 }
 
 impl Core {
@@ -42,7 +45,11 @@ impl Core {
         if query_id.is_none()
             && text(body, "deviceToken").is_none()
             && text(body, "installationId").is_none()
-            && ctx.auth.installation_id.as_deref().is_none_or(str::is_empty)
+            && ctx
+                .auth
+                .installation_id
+                .as_deref()
+                .is_none_or(str::is_empty)
         {
             return Err(Error::new(
                 135,

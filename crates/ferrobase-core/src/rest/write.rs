@@ -165,7 +165,9 @@ impl Core {
         if class == "_Installation" {
             // An installation already known by its ids is updated instead (Parse's rules).
             if let Some(id) = self.resolve_installation(ctx, None, &mut body).await? {
-                return self.update_resolved(ctx, class, &id, Value::Object(body)).await;
+                return self
+                    .update_resolved(ctx, class, &id, Value::Object(body))
+                    .await;
             }
         }
         match class {
@@ -296,7 +298,9 @@ impl Core {
             let mut body = body_object(body)?;
             let target = self.resolve_installation(ctx, Some(id), &mut body).await?;
             let id = target.as_deref().unwrap_or(id);
-            return self.update_resolved(ctx, class, id, Value::Object(body)).await;
+            return self
+                .update_resolved(ctx, class, id, Value::Object(body))
+                .await;
         }
         self.update_resolved(ctx, class, id, body).await
     }

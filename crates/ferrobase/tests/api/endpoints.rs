@@ -14,8 +14,13 @@ async fn config_get_put_master_only_params_and_delete() {
         app.get("/config", As::Public).await,
         (StatusCode::OK, json!({"params": {}}))
     );
-    let (s, v) = app.put("/config", json!({"params": {"a": 1}}), As::Public).await;
-    assert_eq!((s, v), (StatusCode::FORBIDDEN, json!({"error": "Permission denied"})));
+    let (s, v) = app
+        .put("/config", json!({"params": {"a": 1}}), As::Public)
+        .await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::FORBIDDEN, json!({"error": "Permission denied"}))
+    );
     let (s, v) = app
         .put(
             "/config",
@@ -39,7 +44,11 @@ async fn config_get_put_master_only_params_and_delete() {
     );
     // Delete removes the param; its masterKeyOnly entry stays false, as Parse stores it.
     let (s, _) = app
-        .put("/config", json!({"params": {"a": {"__op": "Delete"}}}), As::Master)
+        .put(
+            "/config",
+            json!({"params": {"a": {"__op": "Delete"}}}),
+            As::Master,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let (_, master) = app.get("/config", As::Master).await;
@@ -55,7 +64,10 @@ async fn config_get_put_master_only_params_and_delete() {
     assert_eq!(stored["masterKeyOnly"]["b"], json!(true));
     assert_eq!(
         app.get("/classes/_GlobalConfig", As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 119, "error": "Permission denied"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "Permission denied"})
+        )
     );
     app.stop().await;
 }
@@ -88,7 +100,10 @@ async fn installations_create_dedupe_and_immutable_fields() {
         .raw(
             reqwest::Method::POST,
             "/installations",
-            Some(json!({"installationId": "ABC-1", "deviceType": "ios", "channels": ["a"]}).to_string()),
+            Some(
+                json!({"installationId": "ABC-1", "deviceType": "ios", "channels": ["a"]})
+                    .to_string(),
+            ),
             As::Public,
         )
         .await;
@@ -107,54 +122,109 @@ async fn installations_create_dedupe_and_immutable_fields() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert!(v["updatedAt"].is_string() && v.get("objectId").is_none(), "{v}");
+    assert!(
+        v["updatedAt"].is_string() && v.get("objectId").is_none(),
+        "{v}"
+    );
     let (_, got) = app.get(&format!("/installations/{id}"), As::Public).await;
     assert_eq!(got["installationId"], json!("abc-1"));
     assert_eq!(got["badge"], json!(3));
     assert_eq!(got["channels"], json!(["a"]));
 
     assert_eq!(
-        app.post("/installations", json!({"deviceType": "ios"}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 135, "error": "at least one ID field (deviceToken, installationId) must be specified in this operation"}))
+        app.post("/installations", json!({"deviceType": "ios"}), As::Public)
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 135, "error": "at least one ID field (deviceToken, installationId) must be specified in this operation"})
+        )
     );
     assert_eq!(
-        app.post("/installations", json!({"installationId": "x2"}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 135, "error": "deviceType must be specified in this operation"}))
+        app.post(
+            "/installations",
+            json!({"installationId": "x2"}),
+            As::Public
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 135, "error": "deviceType must be specified in this operation"})
+        )
     );
     assert_eq!(
-        app.put(&format!("/installations/{id}"), json!({"deviceType": "android"}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 136, "error": "deviceType may not be changed in this operation"}))
+        app.put(
+            &format!("/installations/{id}"),
+            json!({"deviceType": "android"}),
+            As::Public
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 136, "error": "deviceType may not be changed in this operation"})
+        )
     );
     assert_eq!(
-        app.put(&format!("/installations/{id}"), json!({"installationId": "other"}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 136, "error": "installationId may not be changed in this operation"}))
+        app.put(
+            &format!("/installations/{id}"),
+            json!({"installationId": "other"}),
+            As::Public
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 136, "error": "installationId may not be changed in this operation"})
+        )
     );
     assert_eq!(
-        app.put("/installations/nope", json!({"deviceType": "ios"}), As::Public).await,
-        (StatusCode::NOT_FOUND, json!({"code": 101, "error": "Object not found for update."}))
+        app.put(
+            "/installations/nope",
+            json!({"deviceType": "ios"}),
+            As::Public
+        )
+        .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"code": 101, "error": "Object not found for update."})
+        )
     );
     let (s, _) = app
-        .put(&format!("/installations/{id}"), json!({"installationId": "ABC-1", "channels": ["b"]}), As::Public)
+        .put(
+            &format!("/installations/{id}"),
+            json!({"installationId": "ABC-1", "channels": ["b"]}),
+            As::Public,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
 
     // Clients may not list or delete installations.
     assert_eq!(
         app.get("/installations", As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 119, "error": "Permission denied"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "Permission denied"})
+        )
     );
     assert_eq!(
         app.get("/classes/_Installation", As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 119, "error": "Permission denied"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "Permission denied"})
+        )
     );
     assert_eq!(
-        app.delete(&format!("/installations/{id}"), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 119, "error": "Permission denied"}))
+        app.delete(&format!("/installations/{id}"), As::Public)
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "Permission denied"})
+        )
     );
     let (s, all) = app.get("/installations", As::Master).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(all["results"].as_array().map(Vec::len), Some(1), "{all}");
-    let (s, _) = app.delete(&format!("/installations/{id}"), As::Master).await;
+    let (s, _) = app
+        .delete(&format!("/installations/{id}"), As::Master)
+        .await;
     assert_eq!(s, StatusCode::OK);
     app.stop().await;
 }
@@ -165,26 +235,48 @@ async fn installations_device_token_rules_and_installation_header() {
     // A 64-character (iOS) token is lower-cased.
     let token = "A".repeat(64);
     let (s, v) = app
-        .post("/classes/_Installation", json!({"deviceToken": token, "deviceType": "ios"}), As::Public)
+        .post(
+            "/classes/_Installation",
+            json!({"deviceToken": token, "deviceType": "ios"}),
+            As::Public,
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let first = v["objectId"].as_str().expect("id").to_string();
-    let (_, got) = app.get(&format!("/installations/{first}"), As::Master).await;
+    let (_, got) = app
+        .get(&format!("/installations/{first}"), As::Master)
+        .await;
     assert_eq!(got["deviceToken"], json!("a".repeat(64)));
     // The token matched once, without installation ids: that row is updated.
     let (s, v) = app
-        .post("/installations", json!({"deviceToken": token, "installationId": "new-9", "deviceType": "ios"}), As::Public)
+        .post(
+            "/installations",
+            json!({"deviceToken": token, "installationId": "new-9", "deviceType": "ios"}),
+            As::Public,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (_, got) = app.get(&format!("/installations/{first}"), As::Master).await;
+    let (_, got) = app
+        .get(&format!("/installations/{first}"), As::Master)
+        .await;
     assert_eq!(got["installationId"], json!("new-9"));
     // A new installation with another id claims the token: the old row goes.
     let (s, v) = app
-        .post("/installations", json!({"deviceToken": token, "installationId": "other-1", "deviceType": "ios"}), As::Public)
+        .post(
+            "/installations",
+            json!({"deviceToken": token, "installationId": "other-1", "deviceType": "ios"}),
+            As::Public,
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
-    let (s, _) = app.get(&format!("/installations/{first}"), As::Master).await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "the conflicting installation was removed");
+    let (s, _) = app
+        .get(&format!("/installations/{first}"), As::Master)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "the conflicting installation was removed"
+    );
 
     // `X-Parse-Installation-Id` identifies the installation when the body has no ids.
     let r = app
@@ -200,7 +292,13 @@ async fn installations_device_token_rules_and_installation_header() {
     app.stop().await;
 }
 
-async fn post_with_request_id(app: &TestApp, url: &str, path: &str, id: &str, body: Value) -> (StatusCode, Value) {
+async fn post_with_request_id(
+    app: &TestApp,
+    url: &str,
+    path: &str,
+    id: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     let r = app
         .client
         .post(format!("{url}{path}"))
@@ -228,19 +326,36 @@ async fn idempotency_refuses_a_repeated_request_id_until_it_expires() {
     let again = post_with_request_id(&app, &url, "/classes/Order", "req-1", json!({"n": 1})).await;
     assert_eq!(
         again,
-        (StatusCode::BAD_REQUEST, json!({"code": 159, "error": "Duplicate request"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 159, "error": "Duplicate request"})
+        )
     );
     let (_, found) = app.get("/classes/Order", As::Master).await;
-    assert_eq!(found["results"].as_array().map(Vec::len), Some(1), "not applied twice");
+    assert_eq!(
+        found["results"].as_array().map(Vec::len),
+        Some(1),
+        "not applied twice"
+    );
     // A path outside the list is not checked.
-    let (s, _) = post_with_request_id(&app, &url, "/users", "req-1", json!({"username": "u1", "password": "p"})).await;
+    let (s, _) = post_with_request_id(
+        &app,
+        &url,
+        "/users",
+        "req-1",
+        json!({"username": "u1", "password": "p"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::CREATED);
     // The record is an `_Idempotency` row with an expiry, hidden from clients.
     let (s, rows) = app.get("/classes/_Idempotency", As::Master).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(rows["results"][0]["reqId"], json!("req-1"));
     assert_eq!(rows["results"][0]["expire"]["__type"], json!("Date"));
-    assert_eq!(app.get("/classes/_Idempotency", As::Public).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.get("/classes/_Idempotency", As::Public).await.0,
+        StatusCode::BAD_REQUEST
+    );
     // After the TTL the id is accepted again.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let (s, _) = post_with_request_id(&app, &url, "/classes/Order", "req-1", json!({"n": 2})).await;
@@ -259,10 +374,14 @@ async fn idempotency_holds_across_nodes_on_one_store() {
     let mut config = test_config(a.dir.path());
     config.allow_client_class_creation = true;
     config.idempotency_paths = paths();
-    let b = ferrobase::serve::start(config).await.expect("node B starts");
-    let (s, _) = post_with_request_id(&a, &a.url.clone(), "/classes/Job", "shared-1", json!({})).await;
+    let b = ferrobase::serve::start(config)
+        .await
+        .expect("node B starts");
+    let (s, _) =
+        post_with_request_id(&a, &a.url.clone(), "/classes/Job", "shared-1", json!({})).await;
     assert_eq!(s, StatusCode::CREATED);
-    let on_b = post_with_request_id(&a, &b.url.clone(), "/classes/Job", "shared-1", json!({})).await;
+    let on_b =
+        post_with_request_id(&a, &b.url.clone(), "/classes/Job", "shared-1", json!({})).await;
     assert_eq!(on_b.0, StatusCode::BAD_REQUEST, "{}", on_b.1);
     assert_eq!(on_b.1["code"], json!(159));
     b.stop().await;
@@ -274,18 +393,31 @@ async fn login_as_verify_password_and_upgrade_session() {
     let app = spawn().await;
     let (uid, token) = app.signup("vp1", "pw1").await;
     assert_eq!(
-        app.post("/loginAs", json!({"userId": uid}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 119, "error": "Permission denied"}))
+        app.post("/loginAs", json!({"userId": uid}), As::Public)
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "Permission denied"})
+        )
     );
     assert_eq!(
         app.post("/loginAs", json!({}), As::Master).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 162, "error": "userId must not be empty, null, or undefined"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 162, "error": "userId must not be empty, null, or undefined"})
+        )
     );
     assert_eq!(
-        app.post("/loginAs", json!({"userId": "nope"}), As::Master).await,
-        (StatusCode::NOT_FOUND, json!({"code": 101, "error": "user not found"}))
+        app.post("/loginAs", json!({"userId": "nope"}), As::Master)
+            .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"code": 101, "error": "user not found"})
+        )
     );
-    let (s, v) = app.post("/loginAs", json!({"userId": uid}), As::Master).await;
+    let (s, v) = app
+        .post("/loginAs", json!({"userId": uid}), As::Master)
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["username"], json!("vp1"));
     assert!(v.get("password").is_none());
@@ -298,30 +430,59 @@ async fn login_as_verify_password_and_upgrade_session() {
         json!({"action": "login", "authProvider": "masterkey"})
     );
 
-    let (s, v) = app.get("/verifyPassword?username=vp1&password=pw1", As::Public).await;
+    let (s, v) = app
+        .get("/verifyPassword?username=vp1&password=pw1", As::Public)
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["objectId"], json!(uid));
-    assert!(v.get("sessionToken").is_none() && v.get("password").is_none(), "{v}");
+    assert!(
+        v.get("sessionToken").is_none() && v.get("password").is_none(),
+        "{v}"
+    );
     let (s, _) = app
-        .post("/verifyPassword", json!({"username": "vp1", "password": "pw1"}), As::Public)
+        .post(
+            "/verifyPassword",
+            json!({"username": "vp1", "password": "pw1"}),
+            As::Public,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
-        app.post("/verifyPassword", json!({"username": "vp1", "password": "bad"}), As::Public).await,
-        (StatusCode::NOT_FOUND, json!({"code": 101, "error": "Invalid username/password."}))
+        app.post(
+            "/verifyPassword",
+            json!({"username": "vp1", "password": "bad"}),
+            As::Public
+        )
+        .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"code": 101, "error": "Invalid username/password."})
+        )
     );
     assert_eq!(
-        app.post("/verifyPassword", json!({"password": "bad"}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 200, "error": "username/email is required."}))
+        app.post("/verifyPassword", json!({"password": "bad"}), As::Public)
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 200, "error": "username/email is required."})
+        )
     );
     assert_eq!(
-        app.post("/verifyPassword", json!({"username": "vp1"}), As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 201, "error": "password is required."}))
+        app.post("/verifyPassword", json!({"username": "vp1"}), As::Public)
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 201, "error": "password is required."})
+        )
     );
 
     assert_eq!(
-        app.post("/upgradeToRevocableSession", json!({}), As::Public).await,
-        (StatusCode::NOT_FOUND, json!({"code": 101, "error": "invalid session"}))
+        app.post("/upgradeToRevocableSession", json!({}), As::Public)
+            .await,
+        (
+            StatusCode::NOT_FOUND,
+            json!({"code": 101, "error": "invalid session"})
+        )
     );
     let (s, v) = app
         .post("/upgradeToRevocableSession", json!({}), As::User(&token))
@@ -330,7 +491,10 @@ async fn login_as_verify_password_and_upgrade_session() {
     assert_eq!(v["createdWith"], json!({"action": "upgrade"}));
     let new_token = v["sessionToken"].as_str().expect("token");
     assert!(new_token.starts_with("r:") && new_token != token);
-    assert_eq!(app.get("/users/me", As::User(new_token)).await.0, StatusCode::OK);
+    assert_eq!(
+        app.get("/users/me", As::User(new_token)).await.0,
+        StatusCode::OK
+    );
     app.stop().await;
 }
 
@@ -342,18 +506,33 @@ async fn events_and_server_info_features() {
         (StatusCode::OK, json!({}))
     );
     assert_eq!(
-        app.post("/events/Search", json!({"dimensions": {"a": "b"}}), As::Public).await,
+        app.post(
+            "/events/Search",
+            json!({"dimensions": {"a": "b"}}),
+            As::Public
+        )
+        .await,
         (StatusCode::OK, json!({}))
     );
     let (s, info) = app.get("/serverInfo", As::Master).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(info["parseServerVersion"], json!("9.10.0"));
     let f = &info["features"];
-    assert_eq!(f["globalConfig"], json!({"create": true, "read": true, "update": true, "delete": true}));
-    assert_eq!(f["push"]["immediatePush"], json!(false), "no push adapter configured");
+    assert_eq!(
+        f["globalConfig"],
+        json!({"create": true, "read": true, "update": true, "delete": true})
+    );
+    assert_eq!(
+        f["push"]["immediatePush"],
+        json!(false),
+        "no push adapter configured"
+    );
     assert_eq!(f["push"]["pushAudiences"], json!(true));
     assert_eq!(f["schemas"]["addClass"], json!(true));
-    assert_eq!(app.get("/serverInfo", As::Public).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/serverInfo", As::Public).await.0,
+        StatusCode::FORBIDDEN
+    );
     app.stop().await;
 }
 
@@ -366,16 +545,31 @@ async fn push_validation_without_an_adapter() {
         (StatusCode::FORBIDDEN, json!({"error": "Permission denied"}))
     );
     assert_eq!(
-        app.post("/push", json!({"data": {"alert": "hi"}}), As::Master).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 115, "error": "Sending a push requires either \"channels\" or a \"where\" query."}))
+        app.post("/push", json!({"data": {"alert": "hi"}}), As::Master)
+            .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 115, "error": "Sending a push requires either \"channels\" or a \"where\" query."})
+        )
     );
     assert_eq!(
-        app.post("/push", json!({"channels": ["a"], "where": {}, "data": {}}), As::Master).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 115, "error": "Channels and query can not be set at the same time."}))
+        app.post(
+            "/push",
+            json!({"channels": ["a"], "where": {}, "data": {}}),
+            As::Master
+        )
+        .await,
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 115, "error": "Channels and query can not be set at the same time."})
+        )
     );
     assert_eq!(
         app.post("/push", body, As::Master).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 115, "error": "Missing push configuration"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 115, "error": "Missing push configuration"})
+        )
     );
     app.stop().await;
 }
@@ -394,7 +588,9 @@ async fn webhook_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await });
     (format!("http://{addr}/push"), got)
@@ -406,7 +602,11 @@ async fn push_through_the_webhook_adapter_records_push_status() {
     let app = spawn_with(|c| c.push_webhook_url = Some(hook)).await;
     for (id, ch) in [("i1", "news"), ("i2", "news"), ("i3", "other")] {
         let (s, v) = app
-            .post("/installations", json!({"installationId": id, "deviceType": "android", "channels": [ch]}), As::Public)
+            .post(
+                "/installations",
+                json!({"installationId": id, "deviceType": "android", "channels": [ch]}),
+                As::Public,
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
     }
@@ -419,10 +619,15 @@ async fn push_through_the_webhook_adapter_records_push_status() {
         )
         .await;
     assert_eq!((s, v), (StatusCode::OK, json!({"result": true})));
-    let status_id = headers["x-parse-push-status-id"].to_str().expect("id").to_string();
+    let status_id = headers["x-parse-push-status-id"]
+        .to_str()
+        .expect("id")
+        .to_string();
     let mut status = Value::Null;
     for _ in 0..50 {
-        let (_, st) = app.get(&format!("/classes/_PushStatus/{status_id}"), As::Master).await;
+        let (_, st) = app
+            .get(&format!("/classes/_PushStatus/{status_id}"), As::Master)
+            .await;
         status = st;
         if status["status"] == json!("succeeded") {
             break;
@@ -434,8 +639,14 @@ async fn push_through_the_webhook_adapter_records_push_status() {
     assert_eq!(status["sentPerType"], json!({"android": 2}));
     assert_eq!(status["source"], json!("rest"));
     assert_eq!(status["payload"], json!("{\"alert\":\"hello\"}"));
-    assert_eq!(status["query"], json!("{\"channels\":{\"$in\":[\"news\"]}}"));
-    assert_eq!(status["pushHash"], json!("5d41402abc4b2a76b9719d911017c592"));
+    assert_eq!(
+        status["query"],
+        json!("{\"channels\":{\"$in\":[\"news\"]}}")
+    );
+    assert_eq!(
+        status["pushHash"],
+        json!("5d41402abc4b2a76b9719d911017c592")
+    );
     let sent = got.lock().expect("lock").clone();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["push"]["data"]["alert"], json!("hello"));
@@ -443,7 +654,10 @@ async fn push_through_the_webhook_adapter_records_push_status() {
     // `_PushStatus` is the master key's only.
     assert_eq!(
         app.get("/classes/_PushStatus", As::Public).await,
-        (StatusCode::BAD_REQUEST, json!({"code": 119, "error": "Permission denied"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 119, "error": "Permission denied"})
+        )
     );
     let (_, info) = app.get("/serverInfo", As::Master).await;
     assert_eq!(info["features"]["push"]["immediatePush"], json!(true));
@@ -462,7 +676,11 @@ async fn push_audiences_crud_with_parsed_query() {
         (StatusCode::FORBIDDEN, json!({"error": "Permission denied"}))
     );
     let (s, v) = app
-        .post("/push_audiences", json!({"name": "News", "query": "{\"channels\":\"news\"}"}), As::Master)
+        .post(
+            "/push_audiences",
+            json!({"name": "News", "query": "{\"channels\":\"news\"}"}),
+            As::Master,
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let id = v["objectId"].as_str().expect("id").to_string();
@@ -472,10 +690,16 @@ async fn push_audiences_crud_with_parsed_query() {
     assert_eq!(one["name"], json!("News"));
     assert_eq!(one["query"], json!({"channels": "news"}));
     let (s, _) = app
-        .put(&format!("/push_audiences/{id}"), json!({"name": "Daily"}), As::Master)
+        .put(
+            &format!("/push_audiences/{id}"),
+            json!({"name": "Daily"}),
+            As::Master,
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _) = app.delete(&format!("/push_audiences/{id}"), As::Master).await;
+    let (s, _) = app
+        .delete(&format!("/push_audiences/{id}"), As::Master)
+        .await;
     assert_eq!(s, StatusCode::OK);
     app.stop().await;
 }
