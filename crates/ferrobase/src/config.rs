@@ -508,9 +508,9 @@ impl Config {
             .or(file.push_webhook_url)
             .filter(|s| !s.is_empty());
         if let Some(u) = &push_webhook_url {
-            if !u.starts_with("http://") {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(format!(
-                    "--push-webhook-url must be an http:// URL, not {u}"
+                    "--push-webhook-url must be an http(s) URL, not {u}"
                 ));
             }
         }

@@ -34,7 +34,8 @@ fn features(app: &App) -> Value {
     let push = app.config.push_webhook_url.is_some();
     json!({
         "globalConfig": {"create": true, "read": true, "update": true, "delete": true},
-        "hooks": {"create": false, "read": false, "update": false, "delete": false},
+        // Webhooks (`/hooks/functions`, `/hooks/triggers`) are served on every store.
+        "hooks": {"create": true, "read": true, "update": true, "delete": true},
         "cloudCode": {"jobs": cloud},
         "logs": {"level": cloud, "size": cloud, "order": false, "until": false, "from": false},
         "push": {"immediatePush": push, "scheduledPush": false, "storedPushData": push,

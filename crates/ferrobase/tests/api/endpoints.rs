@@ -66,7 +66,7 @@ async fn config_get_put_master_only_params_and_delete() {
         app.get("/classes/_GlobalConfig", As::Public).await,
         (
             StatusCode::BAD_REQUEST,
-            json!({"code": 119, "error": "Permission denied"})
+            json!({"code": 119, "error": "Clients aren't allowed to perform the find operation on the _GlobalConfig collection."})
         )
     );
     app.stop().await;
@@ -656,7 +656,7 @@ async fn push_through_the_webhook_adapter_records_push_status() {
         app.get("/classes/_PushStatus", As::Public).await,
         (
             StatusCode::BAD_REQUEST,
-            json!({"code": 119, "error": "Permission denied"})
+            json!({"code": 119, "error": "Clients aren't allowed to perform the find operation on the _PushStatus collection."})
         )
     );
     let (_, info) = app.get("/serverInfo", As::Master).await;
