@@ -16,6 +16,7 @@ pub mod geo;
 pub mod hooks;
 pub mod mailer;
 pub mod matcher;
+pub mod push;
 pub mod query;
 pub mod rest;
 pub mod schema;

@@ -181,6 +181,17 @@ pub struct ServeArgs {
     /// Parse's LiveQuery server, which trusts it only when key pairs are configured.
     #[arg(long, env = "FERROBASE_LIVE_QUERY_TRUST_MASTER_KEY")]
     pub live_query_trust_master_key: Option<bool>,
+    /// Comma-separated regexes of paths (after the mount, e.g. `classes/.*,users`) whose POST/PUT
+    /// requests are de-duplicated by `X-Parse-Request-Id` (Parse's idempotencyOptions.paths;
+    /// unset: off).
+    #[arg(long, env = "FERROBASE_IDEMPOTENCY_PATHS", value_delimiter = ',')]
+    pub idempotency_paths: Option<Vec<String>>,
+    /// Seconds a request id is remembered (idempotencyOptions.ttl).
+    #[arg(long, env = "FERROBASE_IDEMPOTENCY_TTL")]
+    pub idempotency_ttl: Option<u64>,
+    /// URL each push is POSTed to as JSON (the webhook push adapter; unset: push is not configured).
+    #[arg(long, env = "FERROBASE_PUSH_WEBHOOK_URL", hide_env_values = true)]
+    pub push_webhook_url: Option<String>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -240,6 +251,9 @@ struct FileConfig {
     node: Option<PathBuf>,
     webhook_key: Option<String>,
     live_query_trust_master_key: Option<bool>,
+    idempotency_paths: Option<Vec<String>>,
+    idempotency_ttl: Option<u64>,
+    push_webhook_url: Option<String>,
 }
 
 /// The resolved configuration.
@@ -301,6 +315,10 @@ pub struct Config {
     pub webhook_key: Option<String>,
     /// Whether LiveQuery honours a master key (default off, as Parse).
     pub live_query_trust_master_key: bool,
+    /// Paths de-duplicated by `X-Parse-Request-Id` (anchored at the start, as Parse).
+    pub idempotency_paths: Vec<fancy_regex::Regex>,
+    pub idempotency_ttl: u64,
+    pub push_webhook_url: Option<String>,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -416,6 +434,9 @@ impl Default for Config {
             node: PathBuf::from("node"),
             webhook_key: None,
             live_query_trust_master_key: false,
+            idempotency_paths: Vec::new(),
+            idempotency_ttl: 300,
+            push_webhook_url: None,
         }
     }
 }
@@ -466,6 +487,41 @@ impl Config {
         let password_pattern = args.password_pattern.or(file.password_pattern);
         if let Some(p) = &password_pattern {
             ferrobase_core::config::password_regex(p)?;
+        }
+        let idempotency_paths = args
+            .idempotency_paths
+            .or(file.idempotency_paths)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let anchored = if p.starts_with('^') {
+                    p.to_string()
+                } else {
+                    format!("^{p}")
+                };
+                fancy_regex::Regex::new(&anchored)
+                    .map_err(|e| format!("invalid --idempotency-paths pattern {p}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let idempotency_ttl = args
+            .idempotency_ttl
+            .or(file.idempotency_ttl)
+            .unwrap_or(d.idempotency_ttl);
+        if idempotency_ttl == 0 {
+            return Err("idempotency TTL value must be greater than 0 seconds".into());
+        }
+        let push_webhook_url = args
+            .push_webhook_url
+            .or(file.push_webhook_url)
+            .filter(|s| !s.is_empty());
+        if let Some(u) = &push_webhook_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!(
+                    "--push-webhook-url must be an http(s) URL, not {u}"
+                ));
+            }
         }
         let rate_limits = args
             .rate_limits
@@ -639,6 +695,9 @@ impl Config {
                 .live_query_trust_master_key
                 .or(file.live_query_trust_master_key)
                 .unwrap_or(d.live_query_trust_master_key),
+            idempotency_paths,
+            idempotency_ttl,
+            push_webhook_url,
         })
     }
 }

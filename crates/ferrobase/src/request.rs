@@ -290,6 +290,11 @@ async fn prepare(app: &App, peer: SocketAddr, req: Request) -> Result<Request, E
                 .map_err(|_| Error::invalid_json(format!("invalid _method {m}")))?;
         }
     }
+    let rel_path = match mount.as_str() {
+        "/" => parts.uri.path(),
+        m => parts.uri.path().get(m.len()..).unwrap_or_default(),
+    };
+    crate::idempotency::check(app, &parts.method, rel_path, &parts.headers).await?;
     let meta = app
         .cloud
         .is_some()

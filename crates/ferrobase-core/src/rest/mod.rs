@@ -1,11 +1,16 @@
 //! The REST pipeline: Parse's rules between the HTTP layer and a store (Parse Server's
 //! RestQuery/RestWrite and controllers). Handlers call `Core`; `Core` calls `Storage`.
 
+mod accounts;
 mod clp;
+mod config;
 mod emails;
 mod field_rules;
 mod grants;
+mod idempotency;
+mod installations;
 mod output;
+mod push;
 mod read;
 mod roles;
 mod schemas;
@@ -18,6 +23,7 @@ mod validate;
 mod write;
 
 pub use output::file_url;
+pub use push::PushJob;
 pub use read::{FindOptions, FindWire};
 pub use security::{enforce_class_security, MASTER_ONLY_CLASSES};
 pub use write::WriteResult;

@@ -282,6 +282,21 @@ impl Core {
         action: &str,
         provider: &str,
     ) -> Result<String> {
+        self.create_session_with(
+            ctx,
+            user_id,
+            json!({"action": action, "authProvider": provider}),
+        )
+        .await
+    }
+
+    /// Creates a `_Session` with the given `createdWith` and returns its token.
+    pub(super) async fn create_session_with(
+        &self,
+        ctx: &Ctx,
+        user_id: &str,
+        created_with: Value,
+    ) -> Result<String> {
         let sessions = self
             .writable_schema(&ctx.as_master(), "_Session", &[])
             .await?;
@@ -313,10 +328,7 @@ impl Core {
         s.insert("updatedAt".into(), Value::String(now));
         s.insert("sessionToken".into(), Value::String(token.clone()));
         s.insert("user".into(), pointer_value("_User", user_id));
-        s.insert(
-            "createdWith".into(),
-            json!({"action": action, "authProvider": provider}),
-        );
+        s.insert("createdWith".into(), created_with);
         if self.config.expire_inactive_sessions {
             s.insert("expiresAt".into(), date_value(&iso(expires)));
         }
@@ -351,6 +363,28 @@ impl Core {
         email: Option<&str>,
         password: Option<&str>,
     ) -> Result<Object> {
+        let (users, user, id) = self
+            .check_credentials(ctx, username, email, password)
+            .await?;
+        self.user_trigger(ctx, &users, Trigger::BeforeLogin, &user)
+            .await?;
+        let token = self.create_session(ctx, &id, "login", "password").await?;
+        self.user_trigger(ctx, &users, Trigger::AfterLogin, &user)
+            .await?;
+        let mut out = output::to_client(&users, user, &crate::auth::Auth::master(), &self.config);
+        out.insert("sessionToken".into(), Value::String(token));
+        Ok(out)
+    }
+
+    /// Parse's `_authenticateUserFromRequest`: the user these credentials name, with the
+    /// lockout and email-verification rules of a login (the `_User` schema, the stored user, its id).
+    pub(super) async fn check_credentials(
+        &self,
+        ctx: &Ctx,
+        username: Option<&str>,
+        email: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<(std::sync::Arc<crate::schema::ClassSchema>, Object, String)> {
         let ident = username
             .filter(|s| !s.is_empty())
             .or(email.filter(|s| !s.is_empty()));
@@ -414,14 +448,7 @@ impl Core {
             self.store_update(ctx, &users, &Filter::object_id(&id), &reset)
                 .await?;
         }
-        self.user_trigger(ctx, &users, Trigger::BeforeLogin, &user)
-            .await?;
-        let token = self.create_session(ctx, &id, "login", "password").await?;
-        self.user_trigger(ctx, &users, Trigger::AfterLogin, &user)
-            .await?;
-        let mut out = output::to_client(&users, user, &crate::auth::Auth::master(), &self.config);
-        out.insert("sessionToken".into(), Value::String(token));
-        Ok(out)
+        Ok((users, user, id))
     }
 
     /// `preventLoginWithUnverifiedEmail`: no session until the address is verified.

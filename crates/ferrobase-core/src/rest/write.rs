@@ -143,7 +143,9 @@ impl Core {
                 self.ensure_fields(ctx, class, new_fields).await
             }
             None => {
-                if !ctx.auth.master && !self.config.allow_client_class_creation {
+                // Parse's system classes (`_Installation`, …) may be created by any client.
+                let system = crate::schema::SYSTEM_CLASSES.contains(&class);
+                if !ctx.auth.master && !self.config.allow_client_class_creation && !system {
                     // Parse 9 answers "Permission denied" (and logs the class name).
                     tracing::debug!(class, "client may not create a class");
                     return Err(Error::forbidden_op("Permission denied"));
@@ -165,7 +167,15 @@ impl Core {
         }
         ctx.auth.check_writable("create")?;
         super::enforce_class_security("create", class, &ctx.auth)?;
-        let body = body_object(body)?;
+        let mut body = body_object(body)?;
+        if class == "_Installation" {
+            // An installation already known by its ids is updated instead (Parse's rules).
+            if let Some(id) = self.resolve_installation(ctx, None, &mut body).await? {
+                return self
+                    .update_resolved(ctx, class, &id, Value::Object(body))
+                    .await;
+            }
+        }
         match class {
             "_User" => {}
             "_Role" => super::roles::check_new_role(&body)?,
@@ -287,6 +297,26 @@ impl Core {
     }
 
     pub async fn update(
+        &self,
+        ctx: &Ctx,
+        class: &str,
+        id: &str,
+        body: Value,
+    ) -> Result<WriteResult> {
+        if class == "_Installation" {
+            ctx.auth.check_writable("update")?;
+            let mut body = body_object(body)?;
+            let target = self.resolve_installation(ctx, Some(id), &mut body).await?;
+            let id = target.as_deref().unwrap_or(id);
+            return self
+                .update_resolved(ctx, class, id, Value::Object(body))
+                .await;
+        }
+        self.update_resolved(ctx, class, id, body).await
+    }
+
+    /// An update of the object `id` once the target is known.
+    async fn update_resolved(
         &self,
         ctx: &Ctx,
         class: &str,

@@ -23,18 +23,28 @@ pub async fn server_info(State(app): State<Arc<App>>, req: ParseRequest) -> ApiR
         "ferrobaseVersion": env!("CARGO_PKG_VERSION"),
         "database": app.core.store().kind(),
         "uptimeSeconds": app.started.elapsed().as_secs(),
-        "features": {
-            "globalConfig": {"create": false, "read": false, "update": false, "delete": false},
-            "hooks": {"create": false, "read": false, "update": false, "delete": false},
-            "cloudCode": {"jobs": false},
-            "logs": {"level": false, "size": false, "order": false, "until": false, "from": false},
-            "push": {"immediatePush": false, "scheduledPush": false, "storedPushData": false, "pushAudiences": false, "localization": false},
-            "schemas": {"addField": true, "removeField": true, "addClass": true, "removeClass": true,
-                        "clearAllDataFromClass": true, "exportClass": false,
-                        "editClassLevelPermissions": true, "editPointerPermissions": true},
-            "settings": {"securityCheck": false}
-        }
+        "features": features(&app),
     })))
+}
+
+/// What this server really supports, in Parse's `features` shape (Parse Dashboard enables its
+/// sections from it).
+fn features(app: &App) -> Value {
+    let cloud = app.cloud.is_some();
+    let push = app.config.push_webhook_url.is_some();
+    json!({
+        "globalConfig": {"create": true, "read": true, "update": true, "delete": true},
+        // Webhooks (`/hooks/functions`, `/hooks/triggers`) are served on every store.
+        "hooks": {"create": true, "read": true, "update": true, "delete": true},
+        "cloudCode": {"jobs": cloud},
+        "logs": {"level": cloud, "size": cloud, "order": false, "until": false, "from": false},
+        "push": {"immediatePush": push, "scheduledPush": false, "storedPushData": push,
+                 "pushAudiences": true, "localization": false},
+        "schemas": {"addField": true, "removeField": true, "addClass": true, "removeClass": true,
+                    "clearAllDataFromClass": true, "exportClass": false,
+                    "editClassLevelPermissions": true, "editPointerPermissions": true},
+        "settings": {"securityCheck": false}
+    })
 }
 
 pub async fn purge(

@@ -6,6 +6,7 @@ mod hooks;
 pub(crate) mod jobs;
 mod misc;
 mod pages;
+mod parse_extras;
 mod schemas;
 mod users;
 
@@ -115,6 +116,41 @@ pub fn api() -> Router<Arc<App>> {
             get(pages::reset_link).post(pages::reset_submit),
         )
         .route("/apps/{page}", get(pages::static_page))
+        .route(
+            "/config",
+            get(parse_extras::get_config).put(parse_extras::put_config),
+        )
+        .route(
+            "/installations",
+            get(parse_extras::find_installations).post(parse_extras::create_installation),
+        )
+        .route(
+            "/installations/{id}",
+            get(parse_extras::get_installation)
+                .put(parse_extras::update_installation)
+                .delete(parse_extras::delete_installation),
+        )
+        .route("/loginAs", post(parse_extras::login_as))
+        .route(
+            "/verifyPassword",
+            get(parse_extras::verify_password).post(parse_extras::verify_password),
+        )
+        .route(
+            "/upgradeToRevocableSession",
+            post(parse_extras::upgrade_session),
+        )
+        .route("/events/{name}", post(parse_extras::event))
+        .route("/push", post(parse_extras::push))
+        .route(
+            "/push_audiences",
+            get(parse_extras::find_audiences).post(parse_extras::create_audience),
+        )
+        .route(
+            "/push_audiences/{id}",
+            get(parse_extras::get_audience)
+                .put(parse_extras::update_audience)
+                .delete(parse_extras::delete_audience),
+        )
         .route("/", get(crate::live::ws::upgrade))
         .route("/realtime", get(crate::live::sse::stream))
         .method_not_allowed_fallback(not_found)

@@ -5,6 +5,7 @@ mod batch;
 mod cloud;
 mod durability;
 mod email;
+mod endpoints;
 mod errors;
 mod files;
 mod geo_text;
