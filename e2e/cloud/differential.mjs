@@ -91,8 +91,8 @@ const KNOWN_RUST_GAPS = {
 
 // main.js hooks that ferrobase does not run yet (no Rust side): not compared.
 const NOT_YET = [
-  'beforeSave(Parse.Config) / afterSave(Parse.Config): config triggers (PUT /config)',
-  'beforeConnect / beforeSubscribe(GameScore) / afterLiveQueryEvent(GameScore): LiveQuery triggers',
+  'beforeSave(Parse.Config) / afterSave(Parse.Config): run by ferrobase (tests/api/cloud.rs), not compared here yet',
+  'beforeConnect / beforeSubscribe(GameScore) / afterLiveQueryEvent(GameScore): run by ferrobase over WebSocket (tests/api/livequery.rs), not compared here yet',
 ];
 // main.js functions deliberately not sent to Parse Server: they are not differential material.
 const NOT_COMPARED = [

@@ -19,10 +19,16 @@ pub enum Trigger {
     AfterLogin,
     AfterLogout,
     BeforePasswordResetRequest,
+    /// LiveQuery: a client connects (class `@Connect`).
+    BeforeConnect,
+    /// LiveQuery: a client subscribes to a query on the class (may change the query).
+    BeforeSubscribe,
+    /// LiveQuery: an event is about to be sent (`afterLiveQueryEvent`; may change or drop it).
+    AfterEvent,
 }
 
 impl Trigger {
-    pub const ALL: [Trigger; 10] = [
+    pub const ALL: [Trigger; 13] = [
         Trigger::BeforeSave,
         Trigger::AfterSave,
         Trigger::BeforeDelete,
@@ -33,6 +39,9 @@ impl Trigger {
         Trigger::AfterLogin,
         Trigger::AfterLogout,
         Trigger::BeforePasswordResetRequest,
+        Trigger::BeforeConnect,
+        Trigger::BeforeSubscribe,
+        Trigger::AfterEvent,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +56,9 @@ impl Trigger {
             Trigger::AfterLogin => "afterLogin",
             Trigger::AfterLogout => "afterLogout",
             Trigger::BeforePasswordResetRequest => "beforePasswordResetRequest",
+            Trigger::BeforeConnect => "beforeConnect",
+            Trigger::BeforeSubscribe => "beforeSubscribe",
+            Trigger::AfterEvent => "afterEvent",
         }
     }
 

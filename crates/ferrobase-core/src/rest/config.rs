@@ -4,6 +4,7 @@
 
 use super::{validate, Core, Ctx};
 use crate::error::{code, Error, Result};
+use crate::hooks::Trigger;
 use crate::query::{Filter, StoreQuery};
 use crate::schema::FieldType;
 use crate::types::{now_iso, Object};
@@ -74,6 +75,23 @@ impl Core {
             .cloned()
             .unwrap_or_default();
         let master_only = body.get("masterKeyOnly").and_then(Value::as_object);
+        let hooked = self.has_hook("@Config", Trigger::BeforeSave)
+            || self.has_hook("@Config", Trigger::AfterSave);
+        let original = if hooked {
+            self.stored_config(ctx).await?.map_or(
+                Value::Null,
+                |c| json!({"params": c.get("params").cloned().unwrap_or(json!({}))}),
+            )
+        } else {
+            Value::Null
+        };
+        self.config_trigger(
+            ctx,
+            Trigger::BeforeSave,
+            json!({ "params": Value::Object(params.clone()) }),
+            original.clone(),
+        )
+        .await?;
         let mut updates: Updates = Vec::new();
         for (key, value) in &params {
             if key.is_empty() || key.contains('$') || key.split('.').any(str::is_empty) {
@@ -111,11 +129,10 @@ impl Core {
             UpdateOp::Set(Value::String(now.clone())),
         ));
         let filter = Filter::object_id(ID);
-        if self
-            .store_update(ctx, &schema, &filter, &with_time)
-            .await?
-            .is_some()
-        {
+        if let Some(u) = self.store_update(ctx, &schema, &filter, &with_time).await? {
+            let after = json!({"params": u.after.get("params").cloned().unwrap_or(json!({}))});
+            self.config_trigger(ctx, Trigger::AfterSave, after, original)
+                .await?;
             return Ok(json!({"result": true}));
         }
         // The first save: create the object (Parse's upsert).
@@ -134,6 +151,9 @@ impl Core {
             }
             Err(e) => return Err(e),
         }
+        let after = json!({ "params": Value::Object(params) });
+        self.config_trigger(ctx, Trigger::AfterSave, after, original)
+            .await?;
         Ok(json!({"result": true}))
     }
 }

@@ -321,6 +321,28 @@ impl Core {
         })
     }
 
+    /// `Parse.Config` beforeSave (may refuse; its changes are not saved, as in Parse Server) and
+    /// afterSave (logged), with `{"params": …}` objects.
+    pub(super) async fn config_trigger(
+        &self,
+        ctx: &Ctx,
+        trigger: Trigger,
+        object: Value,
+        original: Value,
+    ) -> Result<()> {
+        const CONFIG: &str = "@Config";
+        if !self.has_hook(CONFIG, trigger) {
+            return Ok(());
+        }
+        let extra = json!({"object": object, "original": original, "triggerName": trigger.name()});
+        if trigger == Trigger::AfterSave {
+            self.run_after(ctx, CONFIG, trigger, extra, None).await;
+            return Ok(());
+        }
+        self.run_hook(ctx, CONFIG, trigger, extra, None).await?;
+        Ok(())
+    }
+
     /// beforeLogin, afterLogin, beforePasswordResetRequest (user) and afterLogout (session).
     pub(super) async fn user_trigger(
         &self,

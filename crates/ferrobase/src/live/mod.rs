@@ -12,6 +12,7 @@
 //! `error` (code 155, `reconnect: true`) and closed; the SDK reconnects and resubscribes. Writers
 //! never wait for subscribers.
 
+mod hooks;
 pub(crate) mod protocol;
 mod redis_bus;
 pub(crate) mod sse;
@@ -301,6 +302,8 @@ async fn listen(
             r = rx.recv() => match r {
                 Ok(event) => {
                     let Some(app) = app.upgrade() else { break };
+                    // Cloud Code's afterLiveQueryEvent, in event order, before the fan-out.
+                    let Some(event) = hooks::after_event(&app, event).await else { continue };
                     app.live.local_event(event);
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {

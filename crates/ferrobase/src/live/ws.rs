@@ -238,6 +238,10 @@ impl Conn {
                 return self.push_error(c, &m, false, None).await;
             }
         };
+        if let Err(e) = super::hooks::before_connect(&self.app, &auth, token.as_deref()).await {
+            let (c, m) = super::hooks::refusal(&e);
+            return self.push_error(c, &m, false, None).await;
+        }
         self.auth = auth;
         self.token = token;
         self.client_id = Some(client_id());
@@ -309,6 +313,23 @@ impl Conn {
                 }
             },
         };
+        let sub_auth = protocol::effective_auth(&self.auth, user.as_ref());
+        let changed = match super::hooks::before_subscribe(
+            &self.app,
+            &sub_auth,
+            token.as_deref(),
+            query,
+            self.subs.len(),
+        )
+        .await
+        {
+            Ok(q) => q,
+            Err(e) => {
+                let (c, m) = super::hooks::refusal(&e);
+                return self.push_error(c, &m, false, Some(request_id)).await;
+            }
+        };
+        let query = changed.as_ref().unwrap_or(query);
         let sub = match protocol::subscription(&self.app.core, query, token, user, &self.auth) {
             Ok(s) => s,
             Err(e) => {

@@ -692,3 +692,46 @@ async fn file_triggers_refuse_or_replace_uploads() {
     assert_eq!(body, "original bytes");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn config_triggers_run_around_a_config_save() {
+    let dir = tempfile::tempdir().expect("dir");
+    let main = dir.path().join("main.js");
+    std::fs::write(
+        &main,
+        "Parse.Cloud.beforeSave(Parse.Config, req => {\n  if (req.object.get('forbidden')) throw 'no forbidden params';\n});\nParse.Cloud.afterSave(Parse.Config, req => { req.log.info('config saved ' + JSON.stringify(req.object.attributes)); });\n",
+    )
+    .expect("write");
+    let app = spawn_with(|c| c.cloud = Some(main)).await;
+    let (s, v) = app
+        .put(
+            "/config",
+            json!({"params": {"forbidden": true}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"code": 141, "error": "no forbidden params"})
+        )
+    );
+    let (_, v) = app.get("/config", As::Public).await;
+    assert_eq!(v["params"].get("forbidden"), None, "{v}");
+    let (s, v) = app
+        .put("/config", json!({"params": {"theme": "dark"}}), As::Master)
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"result": true})));
+    let mut logged = false;
+    for _ in 0..50 {
+        let (_, log) = app.get("/scriptlog?size=20", As::Master).await;
+        if log.to_string().contains("config saved") && log.to_string().contains("dark") {
+            logged = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(logged, "afterSave ran with the saved params");
+    app.stop().await;
+}

@@ -642,3 +642,46 @@ async fn live_query_resolves_credentials_as_rest_does() {
     assert_eq!(next(&mut bad).await["code"], 4);
     app.stop().await;
 }
+
+/// Cloud Code's LiveQuery triggers (e2e/cloud/main.js): beforeConnect refuses clients without a
+/// session, beforeSubscribe narrows the keys to `score`, afterLiveQueryEvent drops hidden objects.
+#[tokio::test]
+async fn cloud_code_live_query_triggers() {
+    let main = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/cloud/main.js");
+    let app = spawn_with(|c| c.cloud = Some(main)).await;
+    app.post(
+        "/schemas/GameScore",
+        json!({"className": "GameScore"}),
+        As::Master,
+    )
+    .await;
+    let mut ws = open(&app).await;
+    send(&mut ws, json!({"op": "connect", "applicationId": APP_ID})).await;
+    let refused = next(&mut ws).await;
+    assert_eq!(refused["op"], json!("error"), "{refused}");
+    assert_eq!(refused["code"], json!(141));
+    assert_eq!(refused["error"], json!("login first"));
+    let (_, token) = app.signup("live-cloud", "pw").await;
+    let mut ws = connected(&app, json!({"sessionToken": token})).await;
+    let ack = subscribe(
+        &mut ws,
+        1,
+        json!({"className": "GameScore", "where": {}}),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(ack["op"], json!("subscribed"), "{ack}");
+    app.create("GameScore", json!({"score": 3, "player": "p"}))
+        .await;
+    let ev = next(&mut ws).await;
+    assert_eq!(ev["op"], json!("create"), "{ev}");
+    assert_eq!(ev["object"]["score"], json!(3));
+    assert!(
+        ev["object"].get("player").is_none(),
+        "keys from beforeSubscribe: {ev}"
+    );
+    app.create("GameScore", json!({"score": 4, "hidden": true}))
+        .await;
+    quiet(&mut ws).await;
+    app.stop().await;
+}
