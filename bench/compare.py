@@ -168,7 +168,7 @@ class Parse:
               "n": {"type": "Number"}}
         for cls, fields in (("BenchCat", {"name": {"type": "String"}}),
                             ("BenchItem", dict(f4, cat={"type": "Pointer", "targetClass": "BenchCat"})),
-                            ("BenchWrite", f4)):
+                            ("BenchWrite", f4), ("BenchHooked", f4)):
             st, js, raw = a.req("POST", f"/schemas/{cls}", {"className": cls, "fields": fields})
             need(st in (200, 201), f"create class {cls}", st, raw)
         cat_ids = parallel_batches(self.admin, self.batch_send("BenchCat"), cat_batches())
@@ -177,6 +177,9 @@ class Parse:
         t0 = time.monotonic()
         ids = parallel_batches(self.admin, self.batch_send("BenchItem"), batches)
         took = time.monotonic() - t0
+        # BenchHooked has a trivial beforeSave and afterFind in bench/cloud/main.js
+        parallel_batches(self.admin, self.batch_send("BenchHooked"),
+                         [[{k: v for k, v in item(j, None).items() if k != "cat"} for j in range(50)]])
         # (a where: Parse Server on PostgreSQL answers an empty-where count from the planner's estimate)
         st, js, raw = a.req("GET", "/classes/BenchItem?count=1&limit=0&" + urllib.parse.urlencode(
             {"where": json.dumps({"n": {"$gte": 0}})}))
@@ -234,6 +237,15 @@ class Parse:
              lambda j: "sessionToken" in j, False),
             ("file_upload", "static", "POST", f"{m}/files/bench.txt", Raw(MB), 201, lambda j: "url" in j, True,
              {"Content-Type": "text/plain"}),
+            # Cloud Code (bench/cloud/main.js, loaded by both servers)
+            ("cloud_function", "static", "POST", f"{m}/functions/benchHello", {}, 200,
+             lambda j: j.get("result") == "hello", True),
+            ("cloud_query", "static", "POST", f"{m}/functions/benchQuery", {}, 200,
+             lambda j: j.get("result") == 5, True),
+            ("create_hooked", "static", "POST", f"{m}/classes/BenchHooked", WRITE_BODY, 201,
+             lambda j: "objectId" in j, True),
+            ("find_hooked", "static", "GET", f"{m}/classes/BenchHooked?limit=20", None, 200,
+             lambda j: len(j["results"]) == 20, True),
             ("file_range", "static", "GET", self.range_file() if wanted("file_range", only) else "", None, 206,
              lambda j: True, True, {"Range": f"bytes={RANGE[0]}-{RANGE[1]}"}),
         ]
@@ -675,6 +687,10 @@ def cmd_report(a):
         rt(s, "parse", 10, f"{s} ≥ 10× Parse Server")
         rt(s, "pocketbase", 5, f"{s} ≥ 5× PocketBase")
     rt("login", "parse", 2, "login ≥ 2× Parse Server (same bcrypt cost)")
+    rt("cloud_function", "parse", 10, "trivial cloud function ≥ 10× Parse Server")
+    rt("cloud_query", "parse", 8, "cloud function with one master-key query ≥ 8× Parse Server")
+    rt("create_hooked", "parse", 5, "create with a trivial beforeSave ≥ 5× Parse Server")
+    rt("find_hooked", "parse", 5, "find with a trivial afterFind ≥ 5× Parse Server")
     kb = meta.get("ferrobase.idle_rss_kb")
     tgt("ferrobase idle RSS ≤ 30 MB", f"{mib(kb)} MiB", None if not kb or not kb.isdigit() else int(kb) * 1024 <= 30e6)
     for k, d in (("startup_ms", "empty data"), ("restart_ms", "seeded data")):

@@ -95,7 +95,9 @@ stop_pid() { # stop_pid PID: SIGTERM, 10 s grace, SIGKILL
   echo "pid $p did not stop within 10 s of SIGTERM; killing it" >&2
   kill -KILL "$p" 2>/dev/null || true
 }
-PEER_ENV=(PEER_DIR="$PEER_DIR" PG_PORT="$PG_PORT" PARSE_PORT="$PARSE_PORT")
+# Both servers load the same Cloud Code (bench/cloud/main.js: the cloud_* and *_hooked scenarios).
+CLOUD_MAIN=$ROOT/bench/cloud/main.js
+PEER_ENV=(PEER_DIR="$PEER_DIR" PG_PORT="$PG_PORT" PARSE_PORT="$PARSE_PORT" PARSE_CLOUD="$CLOUD_MAIN")
 cleanup() {
   local rc=$?
   stop_pid "$SRV_PID"
@@ -342,8 +344,12 @@ for s in $SYSTEMS; do
       FB_ARGS=(serve --host 127.0.0.1 --port "$FB_PORT" --data-dir "$W/fb-data" --app-id benchApp
         --master-key benchMasterKey --bcrypt-cost "$BCRYPT_COST")
       log "ferrobase: starting on :$FB_PORT"
+      # start-up and idle RSS are the server's own (without the Node.js worker --cloud adds)
       spawn ferrobase "http://127.0.0.1:$FB_PORT/parse/health" -- "$BIN" "${FB_ARGS[@]}"
       meta ferrobase.startup_ms "$STARTUP_MS"; meta ferrobase.idle_rss_kb "$IDLE_KB"
+      stop_pid "$SRV_PID"; SRV_PID=
+      spawn ferrobase-cloud "http://127.0.0.1:$FB_PORT/parse/health" -- "$BIN" "${FB_ARGS[@]}" --cloud "$CLOUD_MAIN"
+      meta ferrobase.cloud_startup_ms "$STARTUP_MS"
       meta versions.ferrobase "ferrobase $("$BIN" --version | awk '{print $NF}') (embedded store)"
       bench_system ferrobase "http://127.0.0.1:$FB_PORT/parse"
       rm -rf "$W/fb-data/files" # the file_upload scenario's gigabytes
