@@ -7,7 +7,7 @@ pub mod aggregate;
 pub mod auth;
 pub mod auth_data;
 pub mod config;
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod error;
 pub mod events;
@@ -16,6 +16,9 @@ pub mod geo;
 pub mod hooks;
 pub mod mailer;
 pub mod matcher;
+/// A reference store in memory for tests (`testing` feature).
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
 pub mod push;
 pub mod query;
 pub mod rest;

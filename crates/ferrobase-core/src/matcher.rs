@@ -25,6 +25,37 @@ pub fn matches(schema: &ClassSchema, filter: &Filter, object: &Object) -> bool {
     filter_matches(schema, filter, object)
 }
 
+/// How the store orders two objects by one sort key (SQLite's `ORDER BY` of the key's
+/// expression, ascending): missing and null first, then numbers, then text by bytes; a Date sorts
+/// by its ISO text and a Pointer by its objectId.
+pub fn sort_cmp(schema: &ClassSchema, a: &Object, b: &Object, path: &str) -> Ordering {
+    let key = |o: &Object| -> Sv<'static> {
+        let v = if is_column(path) {
+            expr(o, path)
+        } else {
+            let raw = data_get(o, path);
+            match schema.field(path) {
+                Some(FieldType::Date) => extract(raw.and_then(|v| v.get("iso"))),
+                Some(FieldType::Pointer(_)) => extract(raw.and_then(|v| v.get("objectId"))),
+                _ => extract(raw),
+            }
+        };
+        match v {
+            Sv::Text(t) => Sv::Text(Cow::Owned(t.into_owned())),
+            Sv::Null => Sv::Null,
+            Sv::Int(i) => Sv::Int(i),
+            Sv::Real(f) => Sv::Real(f),
+        }
+    };
+    let (x, y) = (key(a), key(b));
+    match (x.is_null(), y.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => sql_cmp(&x, &y).unwrap_or(Ordering::Equal),
+    }
+}
+
 /// The first part of a filter the matcher cannot evaluate (relations and sub-queries), if any.
 pub fn unsupported(filter: &Filter) -> Option<&'static str> {
     match filter {

@@ -17,6 +17,8 @@ mod schemas;
 mod security;
 mod sessions;
 mod store_write;
+#[cfg(test)]
+mod tests;
 mod triggers;
 mod users;
 mod validate;

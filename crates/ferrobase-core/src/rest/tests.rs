@@ -1,19 +1,18 @@
-//! The core's change feed on the embedded store: writes inside a transaction are announced only
-//! once it commits, and never when it rolls back.
+//! The pipeline on the in-memory reference store: core behaviour tested without a database.
 
-use ferrobase_core::auth::Auth;
-use ferrobase_core::config::CoreConfig;
-use ferrobase_core::events::ChangeKind;
-use ferrobase_core::rest::{Core, Ctx};
-use ferrobase_core::storage::Storage;
+use super::{Core, Ctx};
+use crate::auth::Auth;
+use crate::config::CoreConfig;
+use crate::events::ChangeKind;
+use crate::storage::Storage;
 use serde_json::json;
 use std::sync::Arc;
 
+/// The change feed: writes inside a transaction are announced only once it commits, and never
+/// when it rolls back.
 #[tokio::test]
 async fn transactional_writes_are_published_on_commit_only() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store: Arc<dyn Storage> =
-        Arc::new(ferrobase_sqlite::SqliteStore::open(dir.path().join("e.sqlite")).expect("open"));
+    let store: Arc<dyn Storage> = Arc::new(crate::memory::MemoryStore::new());
     let core = Core::new(
         CoreConfig {
             app_id: "a".into(),
