@@ -90,6 +90,11 @@ impl Core {
             meta.and_then(|m| m.request_id.clone())
                 .map_or(Value::Null, Value::String),
         );
+        // Inside a transactional batch: the hook's own Parse calls join the transaction (they
+        // would otherwise wait for it to end, and it for them).
+        if let Some(tx) = ctx.tx {
+            r.insert("txId".into(), Value::from(tx.0));
+        }
         r
     }
 

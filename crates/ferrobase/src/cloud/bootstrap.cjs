@@ -124,6 +124,11 @@ function restError(status, body) {
   );
 }
 
+// The store transaction a hook runs in (a `"transaction": true` batch): Parse calls the hook makes
+// carry it, so their writes join the transaction instead of waiting for it to end.
+const { AsyncLocalStorage } = require('node:async_hooks');
+const hookScope = new AsyncLocalStorage();
+
 function restRequest(method, urlPath, data, options) {
   options = options || {};
   return new Promise((resolve, reject) => {
@@ -166,6 +171,8 @@ function restRequest(method, urlPath, data, options) {
       context: options.context === undefined ? null : options.context,
     };
     if (options.useMaintenanceKey) frame.auth.maintenance = true;
+    const scope = hookScope.getStore();
+    if (scope && scope.txId !== undefined && scope.txId !== null) frame.tx = scope.txId;
     pendingRest.set(id, { resolve, reject, options });
     if (!send(frame)) {
       pendingRest.delete(id);
@@ -1207,11 +1214,14 @@ async function runTrigger(msg) {
 
 async function onCall(msg) {
   let value;
+  const txId = msg.request && msg.request.txId;
   try {
-    if (msg.hook === 'function') value = await runFunction(msg);
-    else if (msg.hook === 'job') value = await runJob(msg);
-    else if (msg.hook === 'trigger') value = await runTrigger(msg);
-    else throw new Parse.Error(Parse.Error.SCRIPT_FAILED, `Unknown hook: "${msg.hook}"`);
+    value = await hookScope.run({ txId }, () => {
+      if (msg.hook === 'function') return runFunction(msg);
+      if (msg.hook === 'job') return runJob(msg);
+      if (msg.hook === 'trigger') return runTrigger(msg);
+      throw new Parse.Error(Parse.Error.SCRIPT_FAILED, `Unknown hook: "${msg.hook}"`);
+    });
   } catch (e) {
     const err = e instanceof Parse.Error ? e : resolveError(e);
     send({ t: 'result', id: msg.id, ok: false, error: errorJSON(err) });

@@ -82,11 +82,16 @@ async fn route(app: &Arc<App>, base_url: &str, frame: &Value) -> Result<Value, E
     let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
         .map(|q| q.0)
         .unwrap_or_default();
+    // A hook running inside a transaction: its writes join it.
+    let tx = frame
+        .get("tx")
+        .and_then(Value::as_u64)
+        .map(ferrobase_core::storage::TxId);
     req.extensions_mut().insert(ParseRequest {
         auth,
         body,
         query,
-        tx: None,
+        tx,
         base_url: base_url.to_string(),
         content_type,
         meta: Some(Arc::new(RequestMeta {

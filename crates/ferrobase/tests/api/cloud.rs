@@ -735,3 +735,56 @@ async fn config_triggers_run_around_a_config_save() {
     assert!(logged, "afterSave ran with the saved params");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn triggers_that_save_inside_a_transactional_batch() {
+    if crate::helpers::on_ferretdb("cloud: transactional batch", "no transactions") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let main = dir.path().join("main.js");
+    std::fs::write(
+        &main,
+        "Parse.Cloud.beforeSave('Order', async req => {\n  const log = new Parse.Object('AuditLog');\n  log.set('what', 'order');\n  await log.save(null, { useMasterKey: true });\n  if (req.object.get('n') < 0) throw 'negative';\n});\n",
+    )
+    .expect("write");
+    let app = spawn_with(|c| {
+        c.cloud = Some(main);
+        c.cloud_timeout = 5;
+    })
+    .await;
+    app.post("/schemas/Order", json!({"className": "Order"}), As::Master)
+        .await;
+    let (s, v) = app
+        .post(
+            "/batch",
+            json!({"transaction": true, "requests": [
+                {"method": "POST", "path": "/parse/classes/Order", "body": {"n": 1}},
+                {"method": "POST", "path": "/parse/classes/Order", "body": {"n": 2}}]}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, logs) = app
+        .get("/classes/AuditLog?count=1&limit=0", As::Master)
+        .await;
+    assert_eq!(logs["count"], json!(2), "{logs}");
+    // A refusal rolls back what the triggers wrote inside the transaction too.
+    let (s, v) = app
+        .post(
+            "/batch",
+            json!({"transaction": true, "requests": [
+                {"method": "POST", "path": "/parse/classes/Order", "body": {"n": 3}},
+                {"method": "POST", "path": "/parse/classes/Order", "body": {"n": -1}}]}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+    let (_, logs) = app
+        .get("/classes/AuditLog?count=1&limit=0", As::Master)
+        .await;
+    assert_eq!(logs["count"], json!(2), "{logs}");
+    let (_, orders) = app.get("/classes/Order?count=1&limit=0", As::Master).await;
+    assert_eq!(orders["count"], json!(2), "{orders}");
+    app.stop().await;
+}
