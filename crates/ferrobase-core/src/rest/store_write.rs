@@ -166,3 +166,34 @@ impl Core {
         Ok(())
     }
 }
+
+impl Core {
+    /// Sets `field` of a bookkeeping object to `new` only if it still holds `seen` (absent for
+    /// `None`): one node of several wins (job schedules). Answers whether this call won.
+    pub async fn system_claim(
+        &self,
+        class: &str,
+        id: &str,
+        field: &str,
+        seen: Option<&serde_json::Number>,
+        new: Value,
+    ) -> Result<bool> {
+        let Some(schema) = self.schema(class) else {
+            return Ok(false);
+        };
+        let cond = match seen {
+            Some(n) => crate::query::Cond::Eq(crate::query::Scalar::Number(n.clone())),
+            None => crate::query::Cond::Exists(false),
+        };
+        let filter = Filter::object_id(id).and(Filter::Field {
+            path: field.to_string(),
+            cond,
+        });
+        let ctx = Ctx::new(crate::auth::Auth::master());
+        let ups: Updates = vec![(field.to_string(), crate::update::UpdateOp::Set(new))];
+        Ok(self
+            .store_update(&ctx, &schema, &filter, &ups)
+            .await?
+            .is_some())
+    }
+}

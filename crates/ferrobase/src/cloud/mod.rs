@@ -5,6 +5,7 @@
 //! Protocol: docs/cloud-protocol.md.
 
 mod rest;
+mod schedule;
 mod webhooks;
 mod worker;
 
@@ -205,6 +206,7 @@ impl Cloud {
     /// Gives the runtime the application, for the Parse calls Cloud Code makes.
     pub fn attach(&self, app: &Arc<App>) {
         let _ = self.app.set(Arc::downgrade(app));
+        tokio::spawn(schedule::run(Arc::downgrade(app)));
         app.limiter
             .set_cloud_rules(self.manifest().rate_limits.clone());
     }

@@ -109,24 +109,41 @@ pub async fn start_by_body(State(app): State<Arc<App>>, req: ParseRequest) -> Ap
 
 async fn run_job(app: Arc<App>, name: String, req: ParseRequest) -> ApiResult<Response> {
     master_required(&req)?;
-    let invalid = || Error::new(code::SCRIPT_FAILED, "Invalid job.");
-    let cloud = cloud(&app).ok_or_else(invalid)?.clone();
-    if !cloud.manifest().jobs.contains(&name) {
-        return Err(invalid().into());
+    let request = app.core.cloud_request(&req.ctx());
+    let job_id = start_job(&app, &name, params(&req), request, "api").await?;
+    let mut resp = Json(json!({})).into_response();
+    if let Ok(v) = HeaderValue::from_str(&job_id) {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-parse-job-status-id"), v);
     }
-    let params = params(&req);
+    Ok(resp)
+}
+
+/// Records a `_JobStatus` and runs the job detached (from `/jobs` or a schedule); answers the
+/// status's objectId.
+pub(crate) async fn start_job(
+    app: &Arc<App>,
+    name: &str,
+    params: Value,
+    mut request: Map<String, Value>,
+    source: &str,
+) -> Result<String, Error> {
+    let invalid = || Error::new(code::SCRIPT_FAILED, "Invalid job.");
+    let cloud = cloud(app).ok_or_else(invalid)?.clone();
+    if !cloud.manifest().jobs.iter().any(|j| j == name) {
+        return Err(invalid());
+    }
     // As Parse's jobStatusHandler: no params, an empty ACL (master key only).
     let mut fields = Map::new();
     fields.insert("jobName".into(), json!(name));
-    fields.insert("source".into(), json!("api"));
+    fields.insert("source".into(), json!(source));
     fields.insert("status".into(), json!("running"));
     fields.insert("ACL".into(), json!({}));
     let job_id = app.core.system_insert("_JobStatus", fields).await?;
-    let mut request = app.core.cloud_request(&req.ctx());
     request.insert("params".into(), params);
-    request.insert("jobName".into(), Value::String(name.clone()));
+    request.insert("jobName".into(), json!(name));
     request.insert("jobId".into(), Value::String(job_id.clone()));
-    let id = job_id.clone();
+    let (id, name) = (job_id.clone(), name.to_string());
     tokio::spawn(async move {
         let outcome = cloud.run_job(&name, Value::Object(request)).await;
         let mut update = Map::new();
@@ -152,12 +169,7 @@ async fn run_job(app: Arc<App>, name: String, req: ParseRequest) -> ApiResult<Re
         );
         cloud.finish_job(id, Value::Object(update));
     });
-    let mut resp = Json(json!({})).into_response();
-    if let Ok(v) = HeaderValue::from_str(&job_id) {
-        resp.headers_mut()
-            .insert(HeaderName::from_static("x-parse-job-status-id"), v);
-    }
-    Ok(resp)
+    Ok(job_id)
 }
 
 /// Writes a job's `request.message(…)` or its end into its `_JobStatus`.

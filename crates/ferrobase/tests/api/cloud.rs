@@ -788,3 +788,57 @@ async fn triggers_that_save_inside_a_transactional_batch() {
     assert_eq!(orders["count"], json!(2), "{orders}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn job_schedules_run_when_due_and_once() {
+    let app = cloud_app(30).await;
+    let (s, v) = app
+        .post(
+            "/cloud_code/jobs",
+            json!({"job_schedule": {"jobName": "cleanup", "description": "nightly",
+                   "params": "{\"a\":1}", "startAfter": "2020-01-01T00:00:00.000Z"}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = app
+        .post(
+            "/cloud_code/jobs",
+            json!({"job_schedule": {"jobName": "noSuchJob"}}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(v["code"], json!(1), "{v}");
+    let mut statuses = Value::Null;
+    for _ in 0..150 {
+        let (_, v) = app
+            .get(
+                "/classes/_JobStatus?where=%7B%22source%22%3A%22schedule%22%7D",
+                As::Master,
+            )
+            .await;
+        statuses = v;
+        if statuses["results"][0]["status"] == json!("succeeded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        statuses["results"][0]["jobName"],
+        json!("cleanup"),
+        "{statuses}"
+    );
+    assert_eq!(statuses["results"][0]["status"], json!("succeeded"));
+    let (_, scheds) = app.get("/cloud_code/jobs", As::Master).await;
+    assert!(scheds[0]["lastRun"].is_number(), "{scheds}");
+    // A schedule without repeat runs once: the next ticks leave it alone.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (_, v) = app
+        .get(
+            "/classes/_JobStatus?count=1&limit=0&where=%7B%22source%22%3A%22schedule%22%7D",
+            As::Master,
+        )
+        .await;
+    assert_eq!(v["count"], json!(1), "{v}");
+    app.stop().await;
+}
