@@ -99,6 +99,7 @@ const NOT_COMPARED = [
   "crash: process.exit(3) in Parse Server's own process kills the peer (ferrobase restarts its worker: tests/api/cloud.rs)",
   "unhandled: an unhandled rejection ends Parse Server's process (its uncaughtException handler exits); ferrobase's worker logs it and goes on",
   'slow/spin beyond a deadline: Parse Server has no Cloud Code timeout (ferrobase answers 124: tests/api/cloud.rs)',
+  'workerKind/whereAmI: which ferrobase worker process answers (--cloud-workers: tests/api/cloud.rs)',
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -190,3 +190,6 @@ Parse.Cloud.define('crash', () => {
 Parse.Cloud.define('limited', () => 'ok', {
   rateLimit: { requestTimeWindow: 1000, requestCount: 5, includeInternalRequests: true },
 });
+// --cloud-workers: which worker answers (calls go round; jobs have their own worker).
+Parse.Cloud.define('workerKind', () => ({ kind: process.env.FERROBASE_CLOUD_WORKER || null, pid: process.pid }));
+Parse.Cloud.job('whereAmI', () => process.env.FERROBASE_CLOUD_WORKER || 'unknown');

@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// Reload Cloud Code when a file beside main.js changes (a new worker takes over once loaded).
     #[arg(long, env = "FERROBASE_CLOUD_WATCH")]
     pub cloud_watch: Option<bool>,
+    /// Node.js worker processes for functions and triggers (above 1, jobs get one of their own).
+    #[arg(long, env = "FERROBASE_CLOUD_WORKERS")]
+    pub cloud_workers: Option<usize>,
     /// The Node.js executable that runs Cloud Code.
     #[arg(long, env = "FERROBASE_NODE")]
     pub node: Option<PathBuf>,
@@ -248,6 +251,7 @@ struct FileConfig {
     cloud: Option<PathBuf>,
     cloud_timeout: Option<u64>,
     cloud_watch: Option<bool>,
+    cloud_workers: Option<usize>,
     node: Option<PathBuf>,
     webhook_key: Option<String>,
     live_query_trust_master_key: Option<bool>,
@@ -311,6 +315,7 @@ pub struct Config {
     /// Seconds before a function or trigger call answers 124.
     pub cloud_timeout: u64,
     pub cloud_watch: bool,
+    pub cloud_workers: usize,
     pub node: PathBuf,
     pub webhook_key: Option<String>,
     /// Whether LiveQuery honours a master key (default off, as Parse).
@@ -431,6 +436,7 @@ impl Default for Config {
             cloud: None,
             cloud_timeout: 30,
             cloud_watch: false,
+            cloud_workers: 1,
             node: PathBuf::from("node"),
             webhook_key: None,
             live_query_trust_master_key: false,
@@ -686,6 +692,11 @@ impl Config {
                 .cloud_watch
                 .or(file.cloud_watch)
                 .unwrap_or(d.cloud_watch),
+            cloud_workers: args
+                .cloud_workers
+                .or(file.cloud_workers)
+                .unwrap_or(d.cloud_workers)
+                .clamp(1, 64),
             node: args.node.or(file.node).unwrap_or(d.node),
             webhook_key: args
                 .webhook_key

@@ -182,6 +182,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
             crate::cloud::Cloud::start(crate::cloud::CloudSettings {
                 main: main.clone(),
                 watch: config.cloud_watch,
+                workers: config.cloud_workers,
                 node: config.node.clone(),
                 timeout: std::time::Duration::from_secs(config.cloud_timeout.max(1)),
                 app_id: keys.app_id.clone(),

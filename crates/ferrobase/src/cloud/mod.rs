@@ -87,6 +87,8 @@ pub struct CloudSettings {
     pub main: PathBuf,
     /// Reload when a file beside main.js changes.
     pub watch: bool,
+    /// Worker processes for functions and triggers (jobs get one of their own).
+    pub workers: usize,
     pub node: PathBuf,
     pub timeout: Duration,
     pub app_id: String,
@@ -114,13 +116,31 @@ fn severity(level: &str) -> usize {
 
 pub struct Cloud {
     settings: CloudSettings,
-    spawn: Spawn,
-    worker: RwLock<Option<Arc<Worker>>>,
+    /// Worker slots: `0..workers` serve functions and triggers (round robin), the last one jobs
+    /// when main.js defines any.
+    slots: Vec<Slot>,
+    next: std::sync::atomic::AtomicUsize,
     manifest: RwLock<Arc<Manifest>>,
     app: OnceLock<Weak<App>>,
     log: Mutex<VecDeque<LogLine>>,
     stopped: AtomicBool,
     incoming: OnceLock<mpsc::UnboundedSender<Incoming>>,
+}
+
+/// One worker process and how to (re)start it.
+struct Slot {
+    spawn: Spawn,
+    worker: RwLock<Option<Arc<Worker>>>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Worker>> {
+        self.worker.read().ok()?.clone().filter(|w| w.is_alive())
+    }
+
+    fn set(&self, w: Arc<Worker>) -> Option<Arc<Worker>> {
+        self.worker.write().ok().and_then(|mut s| s.replace(w))
+    }
 }
 
 fn no_cloud() -> Error {
@@ -162,24 +182,24 @@ impl Cloud {
             ),
             ("FERROBASE_CLOUD_WORKER".to_string(), "main".to_string()),
         ];
-        let spawn = Spawn {
-            node: settings.node.clone(),
-            bootstrap,
-            socket: worker::socket_path(&socket_dir),
-            env,
+        let spawn = |kind: &str| {
+            let mut env = env.clone();
+            if let Some(e) = env.iter_mut().find(|(k, _)| k == "FERROBASE_CLOUD_WORKER") {
+                e.1 = kind.to_string();
+            }
+            Slot {
+                spawn: Spawn {
+                    node: settings.node.clone(),
+                    bootstrap: bootstrap.clone(),
+                    socket: worker::socket_path(&socket_dir),
+                    env,
+                },
+                worker: RwLock::new(None),
+            }
         };
-        let cloud = Arc::new(Cloud {
-            settings,
-            spawn,
-            worker: RwLock::new(None),
-            manifest: RwLock::new(Arc::new(Manifest::default())),
-            app: OnceLock::new(),
-            log: Mutex::new(VecDeque::new()),
-            stopped: AtomicBool::new(false),
-            incoming: OnceLock::new(),
-        });
         let (incoming_tx, mut incoming_rx) = mpsc::unbounded_channel();
-        let (w, manifest) = match Worker::start(&cloud.spawn, incoming_tx.clone()).await {
+        let first = spawn("main");
+        let (w, manifest) = match Worker::start(&first.spawn, incoming_tx.clone()).await {
             Ok(started) => started,
             Err(e) => {
                 // What the process printed says why (a syntax error in main.js, a missing module).
@@ -192,14 +212,36 @@ impl Cloud {
                 return Err(format!("{e}{printed}"));
             }
         };
-        cloud.install(w, &manifest);
+        first.set(w);
+        let has_jobs = !Manifest::from_json(&manifest).jobs.is_empty();
+        let mut slots = vec![first];
+        for _ in 1..settings.workers.max(1) {
+            slots.push(spawn("main"));
+        }
+        if has_jobs && settings.workers > 1 {
+            slots.push(spawn("jobs"));
+        }
+        let cloud = Arc::new(Cloud {
+            settings,
+            slots,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            manifest: RwLock::new(Arc::new(Manifest::default())),
+            app: OnceLock::new(),
+            log: Mutex::new(VecDeque::new()),
+            stopped: AtomicBool::new(false),
+            incoming: OnceLock::new(),
+        });
+        cloud.install_manifest(&manifest);
+        // The other slots start now, each supervised (a slot with no worker yet starts one).
         let _ = cloud.incoming.set(incoming_tx.clone());
         tokio::spawn(handle_incoming(Arc::downgrade(&cloud), incoming_rx));
         if cloud.settings.watch {
             let dir = main.parent().map(Path::to_path_buf).unwrap_or_default();
             tokio::spawn(watch(Arc::downgrade(&cloud), dir, incoming_tx.clone()));
         }
-        tokio::spawn(supervise(Arc::downgrade(&cloud), incoming_tx));
+        for i in 0..cloud.slots.len() {
+            tokio::spawn(supervise(Arc::downgrade(&cloud), i, incoming_tx.clone()));
+        }
         Ok(cloud)
     }
 
@@ -211,12 +253,14 @@ impl Cloud {
             .set_cloud_rules(self.manifest().rate_limits.clone());
     }
 
-    fn install(&self, w: Arc<Worker>, manifest: &Value) {
+    /// Takes a worker's manifest as the app's (every worker loads the same main.js).
+    fn install_manifest(&self, manifest: &Value) {
         let m = Manifest::from_json(manifest);
         tracing::info!(
             functions = m.functions.len(),
             jobs = m.jobs.len(),
             triggers = m.triggers.values().map(HashSet::len).sum::<usize>(),
+            workers = self.slots.len(),
             "Cloud Code loaded"
         );
         if let Some(app) = self.app.get().and_then(Weak::upgrade) {
@@ -225,21 +269,27 @@ impl Cloud {
         if let Ok(mut slot) = self.manifest.write() {
             *slot = Arc::new(m);
         }
-        if let Ok(mut slot) = self.worker.write() {
-            *slot = Some(w);
-        }
     }
 
     pub fn manifest(&self) -> Arc<Manifest> {
         self.manifest.read().map(|m| m.clone()).unwrap_or_default()
     }
 
-    fn current(&self) -> Option<Arc<Worker>> {
-        self.worker.read().ok()?.clone().filter(|w| w.is_alive())
+    /// The slots that serve functions and triggers.
+    fn call_slots(&self) -> &[Slot] {
+        let jobs_slot = self.slots.len() > self.settings.workers.max(1);
+        &self.slots[..self.slots.len() - usize::from(jobs_slot)]
+    }
+
+    /// A live worker for a function or trigger call, round robin.
+    fn pick(&self) -> Option<Arc<Worker>> {
+        let slots = self.call_slots();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..slots.len()).find_map(|i| slots.get((start + i) % slots.len())?.current())
     }
 
     async fn call(&self, message: Value, timeout: Option<Duration>) -> Result<Value, Error> {
-        let w = self.current().ok_or_else(no_cloud)?;
+        let w = self.pick().ok_or_else(no_cloud)?;
         w.call(message, timeout).await
     }
 
@@ -260,11 +310,15 @@ impl Cloud {
 
     /// Runs a job to its end (no deadline).
     pub async fn run_job(&self, name: &str, request: Value) -> Result<Value, Error> {
-        self.call(
-            json!({"t": "call", "hook": "job", "name": name, "request": request}),
-            None,
-        )
-        .await
+        let message = json!({"t": "call", "hook": "job", "name": name, "request": request});
+        // Jobs run in their own worker when there is one, so long jobs never hold up requests.
+        let own = (self.slots.len() > self.call_slots().len())
+            .then(|| self.slots.last().and_then(Slot::current))
+            .flatten();
+        match own {
+            Some(w) => w.call(message, None).await,
+            None => self.call(message, None).await,
+        }
     }
 
     /// Records a job's end after every message it sent before.
@@ -305,8 +359,10 @@ impl Cloud {
 
     pub fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
-        if let Some(w) = self.worker.write().ok().and_then(|mut w| w.take()) {
-            w.kill();
+        for slot in &self.slots {
+            if let Some(w) = slot.worker.write().ok().and_then(|mut w| w.take()) {
+                w.kill();
+            }
         }
     }
 }
@@ -335,9 +391,9 @@ async fn handle_incoming(cloud: Weak<Cloud>, mut rx: mpsc::UnboundedReceiver<Inc
     while let Some(msg) = rx.recv().await {
         let Some(c) = cloud.upgrade() else { break };
         match msg {
-            Incoming::Rest { id, request } => {
+            Incoming::Rest { id, request, from } => {
                 let app = c.app.get().and_then(Weak::upgrade);
-                let worker = c.current();
+                let worker = from.upgrade();
                 let base_url = c.settings.server_url.clone();
                 tokio::spawn(async move {
                     let answer = match app {
@@ -389,33 +445,45 @@ async fn handle_incoming(cloud: Weak<Cloud>, mut rx: mpsc::UnboundedReceiver<Inc
 
 /// Restarts a worker that crashed or stopped answering pings, with back-off; calls in flight
 /// meanwhile answer 141 "Cloud Code unavailable" and the server keeps serving.
-async fn supervise(cloud: Weak<Cloud>, incoming: mpsc::UnboundedSender<Incoming>) {
+async fn supervise(cloud: Weak<Cloud>, slot: usize, incoming: mpsc::UnboundedSender<Incoming>) {
     let mut backoff = Duration::from_millis(100);
+    let mut ran = false;
     loop {
         let Some(c) = cloud.upgrade() else { return };
         if c.stopped.load(Ordering::SeqCst) {
             return;
         }
-        let Some(w) = c.current() else {
+        let Some(s) = c.slots.get(slot) else { return };
+        let Some(w) = s.current() else {
             drop(c);
-            tokio::time::sleep(backoff).await;
+            if ran {
+                tokio::time::sleep(backoff).await;
+            }
             let Some(c) = cloud.upgrade() else { return };
+            let Some(s) = c.slots.get(slot) else { return };
             if c.stopped.load(Ordering::SeqCst) {
                 return;
             }
-            match Worker::start(&c.spawn, incoming.clone()).await {
+            match Worker::start(&s.spawn, incoming.clone()).await {
                 Ok((w, manifest)) => {
-                    tracing::warn!("Cloud Code process restarted");
-                    c.install(w, &manifest);
+                    if ran {
+                        tracing::warn!(slot, "Cloud Code process restarted");
+                    }
+                    s.set(w);
+                    if slot == 0 {
+                        c.install_manifest(&manifest);
+                    }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "Cloud Code process could not restart");
+                    tracing::error!(slot, error = %e, "Cloud Code process could not start");
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
+            ran = true;
             continue;
         };
         drop(c);
+        ran = true;
         let started = Instant::now();
         // Watch the worker: exit, or pings left unanswered (CPU-bound JS cannot be interrupted).
         loop {
@@ -424,7 +492,7 @@ async fn supervise(cloud: Weak<Cloud>, incoming: mpsc::UnboundedSender<Incoming>
                 _ = tokio::time::sleep(Duration::from_secs(5)) => {
                     let ping = w.call(json!({"t": "ping"}), Some(Duration::from_secs(20))).await;
                     if ping.is_err() && w.is_alive() {
-                        tracing::error!("Cloud Code process stopped answering: restarting it");
+                        tracing::error!(slot, "Cloud Code process stopped answering: restarting it");
                         w.kill();
                     }
                     if !w.is_alive() {
@@ -440,7 +508,7 @@ async fn supervise(cloud: Weak<Cloud>, incoming: mpsc::UnboundedSender<Incoming>
             .upgrade()
             .is_some_and(|c| !c.stopped.load(Ordering::SeqCst))
         {
-            tracing::error!("Cloud Code process exited; restarting it");
+            tracing::error!(slot, "Cloud Code process exited; restarting it");
         }
     }
 }
@@ -484,20 +552,25 @@ async fn watch(cloud: Weak<Cloud>, dir: PathBuf, incoming: mpsc::UnboundedSender
             continue;
         }
         seen = now;
-        match Worker::start(&c.spawn, incoming.clone()).await {
-            Ok((w, manifest)) => {
-                let old = c.current();
-                c.install(w, &manifest);
-                tracing::info!("Cloud Code reloaded");
-                if let Some(old) = old {
-                    tokio::spawn(async move {
-                        old.drain(Duration::from_secs(60)).await;
-                        old.kill();
-                    });
+        // Each slot in turn: a new worker loads the changed code; the old one drains.
+        for (i, slot) in c.slots.iter().enumerate() {
+            match Worker::start(&slot.spawn, incoming.clone()).await {
+                Ok((w, manifest)) => {
+                    if i == 0 {
+                        c.install_manifest(&manifest);
+                        tracing::info!("Cloud Code reloaded");
+                    }
+                    if let Some(old) = slot.set(w) {
+                        tokio::spawn(async move {
+                            old.drain(Duration::from_secs(60)).await;
+                            old.kill();
+                        });
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "Cloud Code reload failed; the old code keeps running")
+                Err(e) => {
+                    tracing::error!(error = %e, "Cloud Code reload failed; the old code keeps running");
+                    break;
+                }
             }
         }
     }

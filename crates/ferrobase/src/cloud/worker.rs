@@ -33,9 +33,11 @@ pub struct Spawn {
 
 /// Frames the worker sends on its own (not answers): handled by the owner.
 pub enum Incoming {
+    /// A Parse call; its answer goes back to the worker that sent it.
     Rest {
         id: u64,
         request: Value,
+        from: std::sync::Weak<Worker>,
     },
     Log {
         level: String,
@@ -203,7 +205,7 @@ impl Worker {
         tokio::spawn(async move {
             loop {
                 match read_frame(&mut read).await {
-                    Ok(Some(frame)) => reader.dispatch(frame, &incoming),
+                    Ok(Some(frame)) => Worker::dispatch(&reader, frame, &incoming),
                     Ok(None) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "Cloud Code channel failed");
@@ -216,7 +218,7 @@ impl Worker {
         Ok((worker, manifest))
     }
 
-    fn dispatch(&self, frame: Value, incoming: &mpsc::UnboundedSender<Incoming>) {
+    fn dispatch(this: &Arc<Worker>, frame: Value, incoming: &mpsc::UnboundedSender<Incoming>) {
         let id = frame.get("id").and_then(Value::as_u64).unwrap_or(0);
         match frame.get("t").and_then(Value::as_str).unwrap_or_default() {
             "result" | "pong" => {
@@ -227,13 +229,17 @@ impl Worker {
                 } else {
                     Err(answer_error(&frame))
                 };
-                let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
+                let waiter = this.pending.lock().ok().and_then(|mut p| p.remove(&id));
                 if let Some(w) = waiter {
                     let _ = w.send(answer);
                 }
             }
             "rest" => {
-                let _ = incoming.send(Incoming::Rest { id, request: frame });
+                let _ = incoming.send(Incoming::Rest {
+                    id,
+                    request: frame,
+                    from: Arc::downgrade(this),
+                });
             }
             "log" => {
                 let text = |k: &str| {
