@@ -194,7 +194,7 @@ impl Core {
             return Ok(());
         };
         if let Some(users) = self.schema("_User") {
-            self.user_trigger(
+            self.object_trigger(
                 ctx,
                 &users,
                 crate::hooks::Trigger::BeforePasswordResetRequest,

@@ -237,8 +237,9 @@ impl Core {
             .await;
     }
 
-    /// beforeDelete (may refuse) or afterDelete (logged) with the stored object.
-    pub(super) async fn delete_trigger(
+    /// A trigger given one stored object: beforeDelete/afterDelete, beforeLogin/afterLogin,
+    /// afterLogout (the session), beforePasswordResetRequest. "before" ones may refuse.
+    pub(super) async fn object_trigger(
         &self,
         ctx: &Ctx,
         schema: &ClassSchema,
@@ -253,7 +254,16 @@ impl Core {
             "object": self.hook_object(schema, object.clone()),
             "triggerName": trigger.name(),
         });
-        if trigger == Trigger::AfterDelete {
+        self.fire(ctx, class, trigger, extra).await
+    }
+
+    /// Runs a trigger whose answer carries nothing: an "after" trigger's failure is logged, a
+    /// "before" trigger's is the request's.
+    async fn fire(&self, ctx: &Ctx, class: &str, trigger: Trigger, extra: Value) -> Result<()> {
+        if matches!(
+            trigger,
+            Trigger::AfterSave | Trigger::AfterDelete | Trigger::AfterLogin | Trigger::AfterLogout
+        ) {
             self.run_after(ctx, class, trigger, extra, None).await;
             return Ok(());
         }
@@ -340,37 +350,7 @@ impl Core {
             return Ok(());
         }
         let extra = json!({"object": object, "original": original, "triggerName": trigger.name()});
-        if trigger == Trigger::AfterSave {
-            self.run_after(ctx, CONFIG, trigger, extra, None).await;
-            return Ok(());
-        }
-        self.run_hook(ctx, CONFIG, trigger, extra, None).await?;
-        Ok(())
-    }
-
-    /// beforeLogin, afterLogin, beforePasswordResetRequest (user) and afterLogout (session).
-    pub(super) async fn user_trigger(
-        &self,
-        ctx: &Ctx,
-        schema: &ClassSchema,
-        trigger: Trigger,
-        object: &Object,
-    ) -> Result<()> {
-        let class = schema.class_name.as_str();
-        if !self.has_hook(class, trigger) {
-            return Ok(());
-        }
-        let extra = json!({
-            "object": self.hook_object(schema, object.clone()),
-            "triggerName": trigger.name(),
-        });
-        match trigger {
-            Trigger::BeforeLogin | Trigger::BeforePasswordResetRequest => {
-                self.run_hook(ctx, class, trigger, extra, None).await?;
-            }
-            _ => self.run_after(ctx, class, trigger, extra, None).await,
-        }
-        Ok(())
+        self.fire(ctx, CONFIG, trigger, extra).await
     }
 }
 

@@ -366,10 +366,10 @@ impl Core {
         let (users, user, id) = self
             .check_credentials(ctx, username, email, password)
             .await?;
-        self.user_trigger(ctx, &users, Trigger::BeforeLogin, &user)
+        self.object_trigger(ctx, &users, Trigger::BeforeLogin, &user)
             .await?;
         let token = self.create_session(ctx, &id, "login", "password").await?;
-        self.user_trigger(ctx, &users, Trigger::AfterLogin, &user)
+        self.object_trigger(ctx, &users, Trigger::AfterLogin, &user)
             .await?;
         let mut out = output::to_client(&users, user, &crate::auth::Auth::master(), &self.config);
         out.insert("sessionToken".into(), Value::String(token));
@@ -538,7 +538,7 @@ impl Core {
             };
             self.store_delete(ctx, &sessions, &f).await?;
             if let Some(session) = ended {
-                self.user_trigger(ctx, &sessions, Trigger::AfterLogout, &session)
+                self.object_trigger(ctx, &sessions, Trigger::AfterLogout, &session)
                     .await?;
             }
         }

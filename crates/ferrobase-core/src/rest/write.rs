@@ -442,7 +442,7 @@ impl Core {
                 .first_match(ctx, &schema, filter.clone())
                 .await?
                 .ok_or_else(Error::not_found)?;
-            self.delete_trigger(ctx, &schema, Trigger::BeforeDelete, &object)
+            self.object_trigger(ctx, &schema, Trigger::BeforeDelete, &object)
                 .await?;
             Some(object)
         } else {
@@ -455,7 +455,7 @@ impl Core {
             self.delete_sessions_of(ctx, id).await?;
         }
         if let Some(object) = doomed {
-            self.delete_trigger(ctx, &schema, Trigger::AfterDelete, &object)
+            self.object_trigger(ctx, &schema, Trigger::AfterDelete, &object)
                 .await?;
         }
         Ok(())

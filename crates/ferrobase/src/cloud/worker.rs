@@ -242,13 +242,7 @@ impl Worker {
                 });
             }
             "log" => {
-                let text = |k: &str| {
-                    frame
-                        .get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let text = |k: &str| text_of(&frame, k);
                 let _ = incoming.send(Incoming::Log {
                     level: text("level"),
                     message: text("message"),
@@ -260,13 +254,7 @@ impl Worker {
                 });
             }
             "job_message" => {
-                let text = |k: &str| {
-                    frame
-                        .get(k)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let text = |k: &str| text_of(&frame, k);
                 let _ = incoming.send(Incoming::JobMessage {
                     job_id: text("jobId"),
                     message: text("message"),
@@ -378,6 +366,15 @@ impl Worker {
             }
         }
     }
+}
+
+/// A frame's text field, empty when absent.
+fn text_of(frame: &Value, key: &str) -> String {
+    frame
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 type BoxRead = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
