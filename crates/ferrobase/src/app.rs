@@ -36,7 +36,34 @@ pub fn build(app: Arc<App>) -> Router {
     } else {
         Router::new().nest(&app.config.mount_path, api)
     };
-    let mounted = mounted.fallback(routes::not_found);
+    let mounted = match app.config.public_dir.clone() {
+        None => mounted.fallback(routes::not_found),
+        Some(dir) => {
+            let mount = app.config.mount_path.clone();
+            mounted.fallback(
+                move |method: axum::http::Method,
+                      uri: axum::extract::OriginalUri,
+                      headers: axum::http::HeaderMap| {
+                    let dir = dir.clone();
+                    let mount = mount.clone();
+                    async move {
+                        let path = uri.0.path();
+                        // Inside the API mount an unknown path stays the API's 404 (with the
+                        // mount at `/`, the static files answer what no API route took).
+                        let in_api = mount != "/"
+                            && path
+                                .strip_prefix(mount.as_str())
+                                .is_some_and(|r| r.is_empty() || r.starts_with('/'));
+                        if in_api {
+                            routes::no_route(&method, path)
+                        } else {
+                            crate::public::serve(&dir, &method, path, &headers).await
+                        }
+                    }
+                },
+            )
+        }
+    };
     let _ = app.inner.set(mounted.clone());
     let layer = axum::middleware::from_fn_with_state(app, crate::request::normalize);
     Router::new().fallback_service(tower::Layer::layer(&layer, mounted))

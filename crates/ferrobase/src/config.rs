@@ -195,6 +195,10 @@ pub struct ServeArgs {
     /// URL each push is POSTed to as JSON (the webhook push adapter; unset: push is not configured).
     #[arg(long, env = "FERROBASE_PUSH_WEBHOOK_URL", hide_env_values = true)]
     pub push_webhook_url: Option<String>,
+    /// A folder of static files (a web app) served at `/`, outside the API mount, with
+    /// `index.html` for directories.
+    #[arg(long, env = "FERROBASE_PUBLIC_DIR")]
+    pub public_dir: Option<PathBuf>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -258,6 +262,7 @@ struct FileConfig {
     idempotency_paths: Option<Vec<String>>,
     idempotency_ttl: Option<u64>,
     push_webhook_url: Option<String>,
+    public_dir: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -324,6 +329,8 @@ pub struct Config {
     pub idempotency_paths: Vec<fancy_regex::Regex>,
     pub idempotency_ttl: u64,
     pub push_webhook_url: Option<String>,
+    /// Static files served at `/` (outside the mount), when set.
+    pub public_dir: Option<PathBuf>,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -443,6 +450,7 @@ impl Default for Config {
             idempotency_paths: Vec::new(),
             idempotency_ttl: 300,
             push_webhook_url: None,
+            public_dir: None,
         }
     }
 }
@@ -527,6 +535,15 @@ impl Config {
                 return Err(format!(
                     "--push-webhook-url must be an http(s) URL, not {u}"
                 ));
+            }
+        }
+        let public_dir = args
+            .public_dir
+            .or(file.public_dir)
+            .filter(|p| !p.as_os_str().is_empty());
+        if let Some(dir) = &public_dir {
+            if !dir.is_dir() {
+                return Err(format!("--public-dir {} is not a folder", dir.display()));
             }
         }
         let rate_limits = args
@@ -709,6 +726,7 @@ impl Config {
             idempotency_paths,
             idempotency_ttl,
             push_webhook_url,
+            public_dir,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod live;
 pub mod mail;
 pub mod migrate;
 pub mod orphans;
+pub mod public;
 pub mod push;
 pub mod ratelimit;
 pub mod request;

@@ -14,6 +14,7 @@ mod livequery;
 mod migrate;
 mod multinode;
 mod objects;
+mod public_dir;
 mod queries;
 mod roles;
 mod schemas;
