@@ -9,6 +9,7 @@
 #
 # Env: SHOP_PORT (1337; 0 picks a free port), SHOP_HOST (127.0.0.1), SHOP_DATA_DIR (default: a
 # fresh temporary folder, removed on exit), SHOP_STAFF_PASSWORD (default: generated),
+# SHOP_MEDIA_DIR (where the generated media are cached: ~/.cache/ferrobase/shop-media),
 # FERROBASE_BIN (default: `cargo build` then target/debug/ferrobase), SHOP_STATE_FILE (when set,
 # a JSON file with the URL, keys and staff login is written there once the shop is ready: the
 # browser test reads it).

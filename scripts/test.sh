@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone: formatting and lints, the Rust unit, store-conformance
 # and HTTP integration tests, the MongoDB store on FerretDB, the JavaScript suite that drives a real
-# server through the real `parse` npm SDK, a browser check, then the differential query check and
-# the interoperability check against the real Parse Server 9.10. `.ci/run` calls this script.
+# server through the real `parse` npm SDK, two browser checks (a <video> served by ferrobase, the
+# shop demo end to end), then the differential query check and the interoperability check against
+# the real Parse Server 9.10. `.ci/run` calls this script.
 #
 # Needs: Rust (cargo, rustfmt, clippy); Node.js 20.19+, 22.13+ or 24.11+ with npm (parse-server
 # 9.10's range); Go (builds FerretDB, unless ~/go/bin/ferretdb is there); python3 with venv (the S3
 # test server, moto); apt-get as root, for what is not installed yet: PostgreSQL + PostGIS (the
-# Parse peer), redis-server, chromium. It installs the rest itself, outside the checkout: npm
-# packages (e2e/node_modules), FerretDB (~/go/bin), moto and parse-server (~/.cache/ferrobase).
+# Parse peer), redis-server, chromium, ffmpeg (the shop demo's media). It installs the rest itself,
+# outside the checkout: npm packages (e2e/node_modules, examples/shop/node_modules), FerretDB
+# (~/go/bin), moto and parse-server (~/.cache/ferrobase).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,6 +34,7 @@ need_apt=()
 [ -n "$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null)" ] || need_apt+=(PostgreSQL)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 if [ ${#need_apt[@]} -gt 0 ] && { ! command -v apt-get >/dev/null || [ "$(id -u)" != 0 ]; }; then
   missing+=("apt-get as root is required to install ${need_apt[*]} (or install them yourself)")
 fi
@@ -159,6 +162,10 @@ fi
 
 step "Browser: a <video> element plays and seeks a file served by ferrobase (Debian Chromium)"
 FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/browser/run.sh 2>&1 | tee -a "$summary"
+
+step "Browser: the shop demo end to end (scripts/demo.sh + examples/shop, Debian Chromium via puppeteer-core)"
+# installs ffmpeg (apt, the seed makes the product media with it) and the shop's npm packages
+FERROBASE_BIN="$root/target/debug/ferrobase" timeout 1500 bash examples/shop/test/run.sh 2>&1 | tee -a "$summary"
 
 step "Differential query check against the real Parse Server (scripts/peers/parse-server.sh: PostgreSQL)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then

@@ -49,6 +49,10 @@ let shot = 0;
 async function screenshot(page, name) {
   // Wait for the pictures on the page (thumbnails are made on first request).
   await page.waitForFunction(() => [...document.images].every((i) => i.complete), { timeout: 20_000 }).catch(() => {});
+  await page.evaluate(() => {
+    const t = document.getElementById('toast');
+    if (t) t.hidden = true;
+  }).catch(() => {});
   const file = path.join(OUT, `${String(++shot).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file });
   return file;
