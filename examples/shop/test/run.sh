@@ -46,6 +46,11 @@ fi
 
 rm -rf "$SHOP_TEST_OUTPUT"
 mkdir -p "$SHOP_TEST_OUTPUT"
+if [ -n "${FERROBASE_BIN:-}" ]; then
+  # a copy, so that a rebuild during the run does not matter
+  cp "$FERROBASE_BIN" "$WORK/ferrobase" || { log "no ferrobase binary at $FERROBASE_BIN"; exit 2; }
+  export FERROBASE_BIN="$WORK/ferrobase"
+fi
 SHOP_PORT=0 SHOP_HOST=127.0.0.1 SHOP_STATE_FILE="$WORK/state.json" SHOP_DATA_DIR="$WORK/data" \
   setsid bash "$ROOT/scripts/demo.sh" >"$WORK/demo.log" 2>&1 </dev/null &
 DEMO_PID=$!
