@@ -45,7 +45,7 @@ if [ -z "${FERROBASE_BIN:-}" ]; then
   command -v cargo >/dev/null || { log "cargo (Rust) is required to build ferrobase: https://rustup.rs"; exit 2; }
   log "building ferrobase (cargo build; quick when up to date)"
   cargo build --quiet --bin ferrobase
-  FERROBASE_BIN="$root/target/debug/ferrobase"
+  FERROBASE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/ferrobase"
 fi
 [ -x "$FERROBASE_BIN" ] || { log "no ferrobase binary at $FERROBASE_BIN"; exit 2; }
 

@@ -163,6 +163,7 @@ async fn main() -> ExitCode {
     };
     init_logging(&config.log_format);
     let data_dir = config.data_dir.clone();
+    let public_dir = config.public_dir.clone();
     let running = match ferrobase::serve::start(config).await {
         Ok(r) => r,
         Err(e) => {
@@ -180,6 +181,9 @@ async fn main() -> ExitCode {
     }
     let stop = shutdown_signal();
     println!("ferrobase listening on {}", running.url);
+    if let Some(dir) = public_dir {
+        tracing::info!(dir = %dir.display(), "serving static files at /");
+    }
     stop.await;
     tracing::info!("shutting down: finishing in-flight requests");
     running.stop().await;

@@ -5,9 +5,10 @@
 #
 #   bash examples/shop/test/run.sh [extra node --test args]
 #
-# Installs Debian's chromium with apt-get when /usr/bin/chromium is missing (root), the npm
-# packages with `npm ci` (puppeteer-core downloads no browser). Bounded: the demo must be ready in
-# START_TIMEOUT seconds (300: a first run makes the media with ffmpeg), the test in 600.
+# Installs Debian's chromium, ffmpeg and fonts-dejavu-core with apt-get when missing (root), the
+# npm packages with `npm ci` (puppeteer-core downloads no browser). Bounded: the demo must be ready
+# in START_TIMEOUT seconds (300 with FERROBASE_BIN, else 1200 as it builds ferrobase; a first run
+# also makes the media with ffmpeg), the test in 600.
 #
 # Env: FERROBASE_BIN (default: scripts/demo.sh builds target/debug/ferrobase), SHOP_TEST_OUTPUT
 #      (screenshots; default examples/shop/test/output), START_TIMEOUT.
@@ -16,7 +17,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SHOP=$(dirname "$HERE")
 ROOT=$(cd "$SHOP/../.." && pwd)
-START_TIMEOUT=${START_TIMEOUT:-300}
+# (without FERROBASE_BIN the demo builds ferrobase first)
+START_TIMEOUT=${START_TIMEOUT:-$([ -n "${FERROBASE_BIN:-}" ] && echo 300 || echo 1200)}
 export SHOP_TEST_OUTPUT=${SHOP_TEST_OUTPUT:-$HERE/output}
 WORK=$(mktemp -d /tmp/ferrobase-shop-test.XXXXXX)
 DEMO_PID=""
@@ -38,6 +40,12 @@ if [ ! -x /usr/bin/chromium ]; then
   log "installing Debian's chromium with apt-get"
   { timeout 600 apt-get update -q && DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q chromium; } \
     >"$WORK/apt.log" 2>&1 || { log "apt-get install chromium failed:"; tail -20 "$WORK/apt.log" >&2; exit 2; }
+fi
+if ! command -v ffmpeg >/dev/null || [ ! -e /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then
+  log "installing ffmpeg and fonts-dejavu-core with apt-get (the seed makes the product media)"
+  { timeout 600 apt-get update -q && DEBIAN_FRONTEND=noninteractive timeout 900 \
+      apt-get install -y -q --no-install-recommends ffmpeg fonts-dejavu-core; } >"$WORK/apt-ffmpeg.log" 2>&1 \
+    || { log "apt-get install ffmpeg failed:"; tail -20 "$WORK/apt-ffmpeg.log" >&2; exit 2; }
 fi
 if [ ! -d "$SHOP/node_modules/puppeteer-core" ] || [ "$SHOP/package-lock.json" -nt "$SHOP/node_modules/.package-lock.json" ]; then
   (cd "$SHOP" && PUPPETEER_SKIP_DOWNLOAD=1 timeout 300 npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) \

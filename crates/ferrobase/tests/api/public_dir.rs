@@ -218,8 +218,6 @@ fn a_missing_folder_is_refused_at_start() {
         public_dir: Some("/definitely/not/here".into()),
         ..Default::default()
     };
-    let e = ferrobase::config::Config::resolve(args)
-        .err()
-        .expect("refused");
+    let e = ferrobase::config::Config::resolve(args).expect_err("refused");
     assert!(e.contains("--public-dir"), "{e}");
 }
