@@ -81,7 +81,7 @@ async function render() {
   const args = path.match(re).slice(1);
   try {
     const c = await page(view, { args, params });
-    if (id !== renderId) {
+    if (id !== renderId || (location.hash.replace(/^#/, '') || '/') !== raw) {
       if (typeof c === 'function') await c();
       return;
     }
@@ -95,6 +95,7 @@ async function render() {
     view.innerHTML = `<h1>Something went wrong</h1><p class="error">${esc(e.message || e)}</p>`;
   }
   renderNav().catch(() => {});
+  document.body.dataset.hash = location.hash;
   document.body.dataset.ready = '1';
 }
 

@@ -62,6 +62,8 @@ export async function order(view, { args: [id] }) {
   let liveOpen = false;
   draw();
   const sub = await new Parse.Query('Order').equalTo('objectId', o.id).subscribe();
+  liveOpen = true; // subscribe() resolves once the server confirmed it
+  view.querySelector('#live').hidden = false;
   sub.on('open', () => {
     liveOpen = true;
     const l = view.querySelector('#live');

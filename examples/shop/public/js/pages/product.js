@@ -82,7 +82,10 @@ export async function product(view, { args: [id] }) {
   }
 
   // Live stock: the server pushes every change of this product over the WebSocket.
+  // subscribe() resolves once the server has confirmed the subscription (its 'open' event follows
+  // 200 ms later, and again after a reconnect).
   const sub = await new Parse.Query('Product').equalTo('objectId', p.id).subscribe();
+  view.querySelector('#live').hidden = false;
   sub.on('open', () => (view.querySelector('#live').hidden = false));
   sub.on('update', (o) => showStock(o.get('stock'), true));
 
