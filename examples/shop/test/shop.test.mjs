@@ -74,6 +74,11 @@ async function show(page, hash) {
   await page.waitForFunction((h) => document.body.dataset.ready === '1' && document.body.dataset.hash === h, {}, hash);
 }
 
+/** Sign-up and log-in go on to the product list: wait for that page before going elsewhere. */
+async function afterwardsHome(page) {
+  await page.waitForFunction(() => document.body.dataset.ready === '1' && document.body.dataset.hash === '#/');
+}
+
 async function signUp(page, username, email, password) {
   await show(page, '#/signup');
   await page.type('#signup-username', username);
@@ -81,6 +86,7 @@ async function signUp(page, username, email, password) {
   await page.type('#signup-password', password);
   await page.click('#signup button[type=submit]');
   await page.waitForFunction((u) => document.querySelector('#who')?.textContent === u, {}, username);
+  await afterwardsHome(page);
 }
 
 async function logIn(page, username, password) {
@@ -89,6 +95,7 @@ async function logIn(page, username, password) {
   await page.type('#login-password', password);
   await page.click('#login button[type=submit]');
   await page.waitForFunction((u) => document.querySelector('#who')?.textContent === u, {}, username);
+  await afterwardsHome(page);
 }
 
 /** Parse REST with the master key, from Node: what the database really holds. */
@@ -144,9 +151,9 @@ test('the shop, end to end: sign up, search, video, cart, order, ACLs, staff, li
     await pa.waitForFunction(() => document.querySelector('#page-info')?.textContent === 'Page 2 of 3');
     await show(pa, '#/');
     await pa.select('#category', 'Kitchen');
-    await pa.waitForFunction(() => location.hash.includes('cat=Kitchen') && document.body.dataset.ready === '1');
+    await pa.waitForFunction(() => document.body.dataset.ready === '1' && (document.body.dataset.hash || '').includes('cat=Kitchen'));
     await pa.select('#sort', 'price');
-    await pa.waitForFunction(() => location.hash.includes('sort=price') && document.body.dataset.ready === '1');
+    await pa.waitForFunction(() => document.body.dataset.ready === '1' && (document.body.dataset.hash || '').includes('sort=price'));
     const prices = await pa.$$eval('#products .card', (cs) => cs.map((c) => Number(c.dataset.price)));
     assert.equal(prices.length, 6, 'six kitchen products');
     assert.deepEqual(prices, [...prices].sort((a, b) => a - b), 'sorted by price, ascending');
@@ -157,7 +164,7 @@ test('the shop, end to end: sign up, search, video, cart, order, ACLs, staff, li
     apiCalls.length = 0;
     await pa.type('#search', 'espresso');
     await pa.click('#filters button[type=submit]');
-    await pa.waitForFunction(() => location.hash.includes('q=espresso') && document.body.dataset.ready === '1');
+    await pa.waitForFunction(() => document.body.dataset.ready === '1' && (document.body.dataset.hash || '').includes('q=espresso'));
     const names = await pa.$$eval('#products .card .name', (ns) => ns.map((n) => n.textContent));
     assert.deepEqual(names, ['Espresso Maker']);
     const textQuery = apiCalls.find((c) => c.url.endsWith('/classes/Product') && c.body.includes('$text'));
@@ -183,7 +190,7 @@ test('the shop, end to end: sign up, search, video, cart, order, ACLs, staff, li
     await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 5, downloadThroughput: 256 * 1024, uploadThroughput: -1 });
     await pa.click(`#products .card[data-product="${productId}"]`);
-    await pa.waitForFunction((id) => document.querySelector('.product')?.dataset.product === id && document.body.dataset.ready === '1', {}, productId);
+    await pa.waitForFunction((id) => document.body.dataset.ready === '1' && document.body.dataset.hash === `#/product/${id}`, {}, productId);
     stockBefore = Number(await pa.$eval('#stock', (s) => s.dataset.stock));
     assert.equal(stockBefore, await stockOf(productId));
     const thumbs = await pa.$$eval('#thumbs img, #main-image', (is) => is.map((i) => ({ src: i.src, w: i.naturalWidth, h: i.naturalHeight })));

@@ -73,8 +73,11 @@ async function render() {
   backend.innerHTML = '';
   document.body.dataset.page = path.split('/')[1] || 'catalog';
   document.body.dataset.ready = '0';
+  document.body.dataset.hash = '';
   if (!route) {
     view.innerHTML = '<h1>Not found</h1><p><a href="#/">Back to the shop</a></p>';
+    document.body.dataset.hash = location.hash;
+    document.body.dataset.ready = '1';
     return;
   }
   const [re, page] = route;
