@@ -195,6 +195,13 @@ pub struct ServeArgs {
     /// URL each push is POSTed to as JSON (the webhook push adapter; unset: push is not configured).
     #[arg(long, env = "FERROBASE_PUSH_WEBHOOK_URL", hide_env_values = true)]
     pub push_webhook_url: Option<String>,
+    /// JSON file with Parse Server's `auth` option (authData providers: apple, google, facebook,
+    /// github, mfa, oauth2/oidc providers), or a whole Parse Server config holding `auth`.
+    #[arg(long, env = "FERROBASE_AUTH_CONFIG")]
+    pub auth_config: Option<PathBuf>,
+    /// Allow anonymous users (`authData.anonymous`; Parse's enableAnonymousUsers, default true).
+    #[arg(long, env = "FERROBASE_ENABLE_ANONYMOUS_USERS")]
+    pub enable_anonymous_users: Option<bool>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -258,6 +265,8 @@ struct FileConfig {
     idempotency_paths: Option<Vec<String>>,
     idempotency_ttl: Option<u64>,
     push_webhook_url: Option<String>,
+    auth_config: Option<PathBuf>,
+    enable_anonymous_users: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -324,6 +333,9 @@ pub struct Config {
     pub idempotency_paths: Vec<fancy_regex::Regex>,
     pub idempotency_ttl: u64,
     pub push_webhook_url: Option<String>,
+    /// Parse's `auth` option (read from `--auth-config`) and `enableAnonymousUsers`.
+    pub auth: crate::auth::AuthConfig,
+    pub enable_anonymous_users: bool,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -443,6 +455,8 @@ impl Default for Config {
             idempotency_paths: Vec::new(),
             idempotency_ttl: 300,
             push_webhook_url: None,
+            auth: crate::auth::AuthConfig::default(),
+            enable_anonymous_users: true,
         }
     }
 }
@@ -529,6 +543,17 @@ impl Config {
                 ));
             }
         }
+        let auth = match args.auth_config.clone().or(file.auth_config.clone()) {
+            Some(p) if !p.as_os_str().is_empty() => crate::auth::AuthConfig::read(&p)?,
+            _ => crate::auth::AuthConfig::default(),
+        };
+        let enable_anonymous_users = args
+            .enable_anonymous_users
+            .or(file.enable_anonymous_users)
+            .or(auth.enable_anonymous_users)
+            .unwrap_or(d.enable_anonymous_users);
+        // Checked now, so that a bad auth config stops the start with its message.
+        crate::auth::adapters(&auth, enable_anonymous_users)?;
         let rate_limits = args
             .rate_limits
             .or(file.rate_limits)
@@ -709,6 +734,8 @@ impl Config {
             idempotency_paths,
             idempotency_ttl,
             push_webhook_url,
+            auth,
+            enable_anonymous_users,
         })
     }
 }
