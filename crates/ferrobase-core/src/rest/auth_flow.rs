@@ -22,7 +22,9 @@ pub(super) struct AuthValidation {
 }
 
 fn object_id(o: &Object) -> &str {
-    o.get("objectId").and_then(Value::as_str).unwrap_or_default()
+    o.get("objectId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 fn stored_auth_data(user: &Object) -> Option<&Object> {
@@ -90,10 +92,7 @@ fn optimistic_lock(mut filter: Filter, original: Option<&Object>, new: &Object) 
                 continue;
             };
             if data.get(field) != Some(value) {
-                filter = filter.and(Filter::eq(
-                    &format!("authData.{provider}.{field}"),
-                    scalar,
-                ));
+                filter = filter.and(Filter::eq(&format!("authData.{provider}.{field}"), scalar));
             }
         }
     }
@@ -258,7 +257,10 @@ impl Core {
                     .map(|a| (p, a.policy(Some(data).filter(|d| !d.is_null()))))
             })
             .collect();
-        if saved.iter().any(|(p, pol)| *pol == Policy::Solo && given(p)) {
+        if saved
+            .iter()
+            .any(|(p, pol)| *pol == Policy::Solo && given(p))
+        {
             return Ok(());
         }
         let additional: Vec<&str> = saved
@@ -282,9 +284,7 @@ impl Core {
         auth_data: &Object,
         user_id: Option<&str>,
     ) -> Result<()> {
-        let has_id = auth_data
-            .values()
-            .any(|d| d.get("id").is_some_and(truthy));
+        let has_id = auth_data.values().any(|d| d.get("id").is_some_and(truthy));
         if !has_id {
             return Ok(());
         }
@@ -310,12 +310,7 @@ impl Core {
 
     /// Writes validated `authData` onto a user (provider by provider, with Parse's optimistic
     /// lock); a lost race answers 141 "Invalid auth data", a taken id 208.
-    async fn store_auth_data(
-        &self,
-        ctx: &Ctx,
-        user: &Object,
-        validated: &Object,
-    ) -> Result<()> {
+    async fn store_auth_data(&self, ctx: &Ctx, user: &Object, validated: &Object) -> Result<()> {
         if validated.is_empty() {
             return Ok(());
         }
@@ -517,7 +512,11 @@ impl Core {
     /// password or by `authData`, then runs each adapter's challenge. None of the adapters here
     /// has a challenge step, so the answer is `{"challengeData": {}}` once the user is known.
     pub async fn challenge(&self, ctx: &Ctx, body: &Object) -> Result<Object> {
-        let s = |k: &str| body.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let s = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
         let (username, email, password) = (s("username"), s("email"), s("password"));
         let mut by_password = false;
         if username.is_some() || email.is_some() {
@@ -560,7 +559,12 @@ impl Core {
                         ));
                     }
                 }
-                if ad.values().filter(|v| v.get("id").is_some_and(truthy)).count() > 1 {
+                if ad
+                    .values()
+                    .filter(|v| v.get("id").is_some_and(truthy))
+                    .count()
+                    > 1
+                {
                     return Err(Error::new(
                         code::OTHER_CAUSE,
                         "You cannot provide more than one authData provider with an id.",
@@ -576,7 +580,8 @@ impl Core {
                     return Err(not_found());
                 };
                 // The data that names the user is validated, so that ids cannot be guessed.
-                let Some((provider, data)) = ad.iter().find(|(_, v)| v.get("id").is_some_and(truthy))
+                let Some((provider, data)) =
+                    ad.iter().find(|(_, v)| v.get("id").is_some_and(truthy))
                 else {
                     return Err(not_found());
                 };
@@ -621,7 +626,8 @@ mod tests {
 
     #[test]
     fn echoed_data_is_not_a_change() {
-        let stored = obj(json!({"github": {"id": "1", "access_token": "t"}, "mfa": {"secret": "s"}}));
+        let stored =
+            obj(json!({"github": {"id": "1", "access_token": "t"}, "mfa": {"secret": "s"}}));
         let echo = obj(json!({"github": {"id": "1"}}));
         assert!(mutated_auth_data(&echo, Some(&stored)).is_empty());
         let changed = obj(json!({"github": {"id": "1", "access_token": "u"}, "mfa": null}));

@@ -96,7 +96,9 @@ impl Core {
         match body.get("authData") {
             Some(Value::Null) => return Err(crate::auth_data::unsupported()),
             Some(Value::Object(ad))
-                if ad.values().any(|d| d.as_object().is_some_and(|o| !o.is_empty())) =>
+                if ad
+                    .values()
+                    .any(|d| d.as_object().is_some_and(|o| !o.is_empty())) =>
             {
                 let ad = ad.clone();
                 return self.signup_with_auth_data(ctx, body, ad).await;
@@ -122,7 +124,11 @@ impl Core {
             if !ad.is_empty() {
                 // Providers named without data, beside a username and password: still validated.
                 let v = self.validate_auth_data(ctx, ad, None, false).await?;
-                let kept: Object = v.auth_data.into_iter().filter(|(_, d)| !d.is_null()).collect();
+                let kept: Object = v
+                    .auth_data
+                    .into_iter()
+                    .filter(|(_, d)| !d.is_null())
+                    .collect();
                 body.insert("authData".into(), Value::Object(kept));
             }
         }

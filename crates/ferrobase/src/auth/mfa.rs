@@ -47,7 +47,11 @@ impl Mfa {
         if period < 10 {
             return Err("mfa.period must be greater than 10".into());
         }
-        let algorithm = match opts.get("algorithm").and_then(Value::as_str).unwrap_or("SHA1") {
+        let algorithm = match opts
+            .get("algorithm")
+            .and_then(Value::as_str)
+            .unwrap_or("SHA1")
+        {
             "SHA1" => Algorithm::SHA1,
             "SHA256" => Algorithm::SHA256,
             "SHA512" => Algorithm::SHA512,
@@ -72,8 +76,14 @@ impl Mfa {
 
     /// Parse's `setupTOTP`.
     fn set_up(&self, data: &Value) -> Result<Validated> {
-        let secret = data.get("secret").and_then(Value::as_str).unwrap_or_default();
-        let token = data.get("token").and_then(Value::as_str).unwrap_or_default();
+        let secret = data
+            .get("secret")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let token = data
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if secret.is_empty() || token.is_empty() || secret.len() < 20 {
             return Err(thrown("Invalid MFA data"));
         }
@@ -170,19 +180,27 @@ mod tests {
     use super::*;
 
     fn mfa() -> Result<Mfa, String> {
-        Mfa::from_options(&serde_json::from_value(json!({"options": ["TOTP"]})).map_err(|e| e.to_string())?)
+        Mfa::from_options(
+            &serde_json::from_value(json!({"options": ["TOTP"]})).map_err(|e| e.to_string())?,
+        )
     }
 
     #[test]
     fn enrolment_and_recovery() -> Result<(), String> {
         let m = mfa()?;
         let secret = "JBSWY3DPEHPK3PXPJBSWY3DP";
-        let bytes = Secret::Encoded(secret.into()).to_bytes().map_err(|e| format!("{e:?}"))?;
+        let bytes = Secret::Encoded(secret.into())
+            .to_bytes()
+            .map_err(|e| format!("{e:?}"))?;
         let code = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, bytes)
             .generate_current()
             .map_err(|e| e.to_string())?;
-        assert!(m.set_up(&json!({"secret": secret, "token": "000000x"})).is_err());
-        assert!(m.set_up(&json!({"secret": "SHORT", "token": code})).is_err());
+        assert!(m
+            .set_up(&json!({"secret": secret, "token": "000000x"}))
+            .is_err());
+        assert!(m
+            .set_up(&json!({"secret": "SHORT", "token": code}))
+            .is_err());
         let v = m
             .set_up(&json!({"secret": secret, "token": code}))
             .map_err(|e| e.to_string())?;
@@ -193,7 +211,10 @@ mod tests {
             .map_err(|e| e.to_string())?;
         let left = used.save.ok_or("left")?;
         assert_eq!(left["recovery"].as_array().map(Vec::len), Some(1));
-        assert!(m.login(Some(&json!(rec)), Some(&left)).is_err(), "used once");
+        assert!(
+            m.login(Some(&json!(rec)), Some(&left)).is_err(),
+            "used once"
+        );
         assert!(m.login(Some(&json!(code)), Some(&left)).is_ok());
         assert!(m.login(None, Some(&left)).is_err());
         assert_eq!(

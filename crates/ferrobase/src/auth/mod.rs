@@ -122,7 +122,9 @@ pub fn adapters(config: &AuthConfig, enable_anonymous_users: bool) -> Result<Aut
             continue;
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
-            return Err(format!("auth.{name}: a provider name has letters, digits and _ only"));
+            return Err(format!(
+                "auth.{name}: a provider name has letters, digits and _ only"
+            ));
         }
         let adapter: Arc<dyn ferrobase_core::auth_data::AuthAdapter> = if flag(opts, "oauth2") {
             providers::oauth2(name, opts, &client)?
@@ -186,6 +188,8 @@ mod tests {
         assert!(bad(json!({"mfa": {"options": ["TOTP"], "digits": 12}})));
         assert!(bad(json!({"github": {"clientId": "x"}})));
         assert!(bad(json!({"corp": {"oidc": true}})));
-        assert!(!bad(json!({"mfa": {"options": ["TOTP"]}, "github": {"enableInsecureAuth": true}})));
+        assert!(!bad(
+            json!({"mfa": {"options": ["TOTP"]}, "github": {"enableInsecureAuth": true}})
+        ));
     }
 }

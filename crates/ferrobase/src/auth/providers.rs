@@ -43,7 +43,9 @@ fn cache_age(opts: &Opts) -> Duration {
 }
 
 fn data_str<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
-    data.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+    data.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// JavaScript's loose `==` between a provider's id and the client's (`"12" == 12`).
@@ -87,7 +89,10 @@ impl IdToken {
             },
         )
         .await?;
-        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("undefined");
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or("undefined");
         if !self.issuers.iter().any(|i| i == iss) {
             return Err(not_found((self.issuer_message)(&self.issuers, iss)));
         }
@@ -222,8 +227,8 @@ impl Facebook {
         let Some(secret) = &self.app_secret else {
             return Ok(String::new());
         };
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-            .map_err(Error::internal)?;
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).map_err(Error::internal)?;
         mac.update(token.as_bytes());
         Ok(format!(
             "&appsecret_proof={}",
@@ -238,7 +243,12 @@ impl Facebook {
             urlencode(token),
             self.proof(token)?
         );
-        let r = self.client.get(url).send().await.map_err(|e| http_error(e.without_url()))?;
+        let r = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| http_error(e.without_url()))?;
         r.json::<Value>()
             .await
             .map_err(|e| http_error(e.without_url()))
@@ -435,12 +445,14 @@ impl AuthAdapter for GitHub {
             return Ok(());
         }
         let Some(code_) = code_ else {
-            return Err(Error::new(code::VALIDATION_ERROR, "GitHub code is required."));
+            return Err(Error::new(
+                code::VALIDATION_ERROR,
+                "GitHub code is required.",
+            ));
         };
         let token = self.exchange(&code_).await?;
         let user = self.user(&token).await?;
-        if obj.get("id").is_some_and(|v| !v.is_null()) && !same_id(user.get("id"), obj.get("id"))
-        {
+        if obj.get("id").is_some_and(|v| !v.is_null()) && !same_id(user.get("id"), obj.get("id")) {
             return Err(Self::invalid());
         }
         obj.insert("access_token".into(), Value::String(token));
@@ -480,12 +492,15 @@ pub fn oauth2(
     opts: &Opts,
     client: &reqwest::Client,
 ) -> Result<Arc<dyn AuthAdapter>, String> {
-    let url = str_opt(opts, "tokenIntrospectionEndpointUrl")
-        .ok_or_else(|| format!("auth.{name}: OAuth2 token introspection endpoint URL is missing."))?;
+    let url = str_opt(opts, "tokenIntrospectionEndpointUrl").ok_or_else(|| {
+        format!("auth.{name}: OAuth2 token introspection endpoint URL is missing.")
+    })?;
     let appid_field = str_opt(opts, "appidField");
     let app_ids = ids(opts, "appIds");
     if appid_field.is_some() && app_ids.is_empty() {
-        return Err(format!("auth.{name}: OAuth2 configuration is missing app IDs."));
+        return Err(format!(
+            "auth.{name}: OAuth2 configuration is missing app IDs."
+        ));
     }
     Ok(Arc::new(OAuth2 {
         url,

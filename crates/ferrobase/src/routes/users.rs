@@ -67,7 +67,9 @@ pub async fn login(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
 /// `POST /challenge` (Parse's auth adapter challenges).
 pub async fn challenge(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {
     let body = req.body.as_object().cloned().unwrap_or_default();
-    Ok(Json(Value::Object(app.core.challenge(&req.ctx(), &body).await?)))
+    Ok(Json(Value::Object(
+        app.core.challenge(&req.ctx(), &body).await?,
+    )))
 }
 
 pub async fn logout(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {

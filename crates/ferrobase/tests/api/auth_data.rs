@@ -107,10 +107,7 @@ async fn discovery(State(s): State<Arc<ProviderState>>) -> Json<Value> {
     Json(json!({"issuer": url, "jwks_uri": format!("{url}/jwks")}))
 }
 
-async fn github_token(
-    State(s): State<Arc<ProviderState>>,
-    Json(body): Json<Value>,
-) -> Json<Value> {
+async fn github_token(State(s): State<Arc<ProviderState>>, Json(body): Json<Value>) -> Json<Value> {
     let code = body["code"].as_str().unwrap_or_default().to_string();
     let fresh = s.codes.lock().map(|mut c| c.remove(&code)).unwrap_or(false);
     if !fresh || body["client_secret"] != "gh-secret" {
@@ -253,7 +250,10 @@ async fn apple_id_tokens_against_the_local_provider() {
     let again = sign_in(&app, "apple", json!({"id": "apple-001", "token": tok})).await;
     assert_eq!(again.0, StatusCode::OK, "{}", again.1);
     assert_eq!(again.1["objectId"], first.1["objectId"]);
-    let session = again.1["sessionToken"].as_str().unwrap_or_default().to_string();
+    let session = again.1["sessionToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let (_, me) = app.get("/users/me", As::User(&session)).await;
     assert_eq!(me["authData"]["apple"]["id"], "apple-001");
 
@@ -267,7 +267,12 @@ async fn apple_id_tokens_against_the_local_provider() {
     // Issued for another app.
     let other_aud = token(apple, "com.someone.else", "apple-001", 600);
     refused(
-        &sign_in(&app, "apple", json!({"id": "apple-001", "token": other_aud})).await,
+        &sign_in(
+            &app,
+            "apple",
+            json!({"id": "apple-001", "token": other_aud}),
+        )
+        .await,
         101,
         &format!("jwt audience invalid. expected: {APPLE_CLIENT}"),
     );
@@ -296,7 +301,12 @@ async fn apple_id_tokens_against_the_local_provider() {
         "auth data is invalid for this user.",
     );
     refused(
-        &sign_in(&app, "apple", json!({"id": "apple-001", "token": "not-a-jwt"})).await,
+        &sign_in(
+            &app,
+            "apple",
+            json!({"id": "apple-001", "token": "not-a-jwt"}),
+        )
+        .await,
         101,
         "provided token does not decode as JWT",
     );
@@ -396,15 +406,30 @@ async fn google_and_openid_connect_id_tokens() {
 
     // A generic OpenID Connect provider: keys found through its discovery document.
     let corp = |aud: &str, sub: &str, exp: i64| token(&p.url, aud, sub, exp);
-    let c = sign_in(&app, "corp", json!({"id": "emp-7", "id_token": corp("corp-app", "emp-7", 600)})).await;
+    let c = sign_in(
+        &app,
+        "corp",
+        json!({"id": "emp-7", "id_token": corp("corp-app", "emp-7", 600)}),
+    )
+    .await;
     assert_eq!(c.0, StatusCode::CREATED, "{}", c.1);
     refused(
-        &sign_in(&app, "corp", json!({"id": "emp-7", "id_token": corp("corp-app", "emp-7", -1)})).await,
+        &sign_in(
+            &app,
+            "corp",
+            json!({"id": "emp-7", "id_token": corp("corp-app", "emp-7", -1)}),
+        )
+        .await,
         101,
         "jwt expired",
     );
     refused(
-        &sign_in(&app, "corp", json!({"id": "emp-7", "id_token": corp("hr-app", "emp-7", 600)})).await,
+        &sign_in(
+            &app,
+            "corp",
+            json!({"id": "emp-7", "id_token": corp("hr-app", "emp-7", 600)}),
+        )
+        .await,
         101,
         "jwt audience invalid. expected: corp-app",
     );
@@ -419,7 +444,12 @@ async fn google_and_openid_connect_id_tokens() {
         "invalid signature",
     );
     refused(
-        &sign_in(&app, "corp", json!({"id": "emp-8", "id_token": corp("corp-app", "emp-7", 600)})).await,
+        &sign_in(
+            &app,
+            "corp",
+            json!({"id": "emp-8", "id_token": corp("corp-app", "emp-7", 600)}),
+        )
+        .await,
         101,
         "auth data is invalid for this user.",
     );
@@ -444,28 +474,53 @@ async fn google_and_openid_connect_id_tokens() {
 async fn facebook_github_and_oauth2_access_tokens() {
     let p = provider().await;
     let app = spawn_auth(&p, |_| {}).await;
-    let fb = sign_in(&app, "facebook", json!({"id": "fb-user-1", "access_token": "fb-good"})).await;
+    let fb = sign_in(
+        &app,
+        "facebook",
+        json!({"id": "fb-user-1", "access_token": "fb-good"}),
+    )
+    .await;
     assert_eq!(fb.0, StatusCode::CREATED, "{}", fb.1);
     refused(
-        &sign_in(&app, "facebook", json!({"id": "fb-user-1", "access_token": "revoked"})).await,
+        &sign_in(
+            &app,
+            "facebook",
+            json!({"id": "fb-user-1", "access_token": "revoked"}),
+        )
+        .await,
         101,
         "Facebook auth is invalid for this user.",
     );
     // A token of another Facebook app (appIds).
     refused(
-        &sign_in(&app, "facebook", json!({"id": "fb-user-2", "access_token": "fb-other-app"})).await,
+        &sign_in(
+            &app,
+            "facebook",
+            json!({"id": "fb-user-2", "access_token": "fb-other-app"}),
+        )
+        .await,
         101,
         "Facebook auth is invalid for this user.",
     );
     // A valid token replayed for another account.
     refused(
-        &sign_in(&app, "facebook", json!({"id": "fb-user-9", "access_token": "fb-good"})).await,
+        &sign_in(
+            &app,
+            "facebook",
+            json!({"id": "fb-user-9", "access_token": "fb-good"}),
+        )
+        .await,
         101,
         "Facebook auth is invalid for this user.",
     );
     // Limited Login: an ID token whose audience is the app id.
     let limited = token("https://www.facebook.com", "fb-app", "fb-user-1", 600);
-    let l = sign_in(&app, "facebook", json!({"id": "fb-user-1", "token": limited})).await;
+    let l = sign_in(
+        &app,
+        "facebook",
+        json!({"id": "fb-user-1", "token": limited}),
+    )
+    .await;
     assert_eq!(l.1["objectId"], fb.1["objectId"], "{}", l.1);
     refused(
         &sign_in(
@@ -485,7 +540,10 @@ async fn facebook_github_and_oauth2_access_tokens() {
     }
     let gh = sign_in(&app, "github", json!({"code": "code-1"})).await;
     assert_eq!(gh.0, StatusCode::CREATED, "{}", gh.1);
-    let token_ = gh.1["sessionToken"].as_str().unwrap_or_default().to_string();
+    let token_ = gh.1["sessionToken"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let (_, me) = app.get("/users/me", As::User(&token_)).await;
     assert_eq!(
         me["authData"]["github"],
@@ -493,7 +551,10 @@ async fn facebook_github_and_oauth2_access_tokens() {
         "afterFind shows the id only"
     );
     let (_, raw) = app
-        .get(&format!("/users/{}", gh.1["objectId"].as_str().unwrap_or_default()), As::Master)
+        .get(
+            &format!("/users/{}", gh.1["objectId"].as_str().unwrap_or_default()),
+            As::Master,
+        )
         .await;
     assert_eq!(raw["authData"]["github"], json!({"id": "4242"}));
     // A replayed (already exchanged) code is refused by the provider.
@@ -512,10 +573,20 @@ async fn facebook_github_and_oauth2_access_tokens() {
     );
 
     // OAuth2 token introspection.
-    let o = sign_in(&app, "o2", json!({"id": "o2-user", "access_token": "o2-good"})).await;
+    let o = sign_in(
+        &app,
+        "o2",
+        json!({"id": "o2-user", "access_token": "o2-good"}),
+    )
+    .await;
     assert_eq!(o.0, StatusCode::CREATED, "{}", o.1);
     refused(
-        &sign_in(&app, "o2", json!({"id": "o2-user", "access_token": "expired"})).await,
+        &sign_in(
+            &app,
+            "o2",
+            json!({"id": "o2-user", "access_token": "expired"}),
+        )
+        .await,
         101,
         "OAuth2: Invalid app ID.",
     );
@@ -533,13 +604,21 @@ async fn linking_unlinking_and_parse_errors() {
     // Linking needs a valid token too.
     let bad = json!({"id": "apple-ann", "token": token(apple, APPLE_CLIENT, "apple-ann", -1)});
     refused(
-        &app.put(&format!("/users/{ann}"), json!({"authData": {"apple": bad}}), As::User(&ann_token))
-            .await,
+        &app.put(
+            &format!("/users/{ann}"),
+            json!({"authData": {"apple": bad}}),
+            As::User(&ann_token),
+        )
+        .await,
         101,
         "jwt expired",
     );
     let (s, v) = app
-        .put(&format!("/users/{ann}"), json!({"authData": {"apple": data}}), As::User(&ann_token))
+        .put(
+            &format!("/users/{ann}"),
+            json!({"authData": {"apple": data}}),
+            As::User(&ann_token),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     // Now Apple logs Ann in.
@@ -549,25 +628,41 @@ async fn linking_unlinking_and_parse_errors() {
     assert_eq!(login.1["username"], "ann");
     // The same Apple account cannot be linked to Bob, nor used by Bob to sign in.
     refused(
-        &app.put(&format!("/users/{bob}"), json!({"authData": {"apple": data}}), As::User(&bob_token))
-            .await,
+        &app.put(
+            &format!("/users/{bob}"),
+            json!({"authData": {"apple": data}}),
+            As::User(&bob_token),
+        )
+        .await,
         208,
         "this auth is already used",
     );
     refused(
-        &app.post("/users", json!({"authData": {"apple": data}}), As::User(&bob_token))
-            .await,
+        &app.post(
+            "/users",
+            json!({"authData": {"apple": data}}),
+            As::User(&bob_token),
+        )
+        .await,
         208,
         "this auth is already used",
     );
     // A second provider on the same user; then unlinking one keeps the other.
     let g = json!({"id": "g-ann", "id_token": token("accounts.google.com", GOOGLE_CLIENT, "g-ann", 600)});
     let (s, v) = app
-        .put(&format!("/users/{ann}"), json!({"authData": {"google": g}}), As::User(&ann_token))
+        .put(
+            &format!("/users/{ann}"),
+            json!({"authData": {"google": g}}),
+            As::User(&ann_token),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, v) = app
-        .put(&format!("/users/{ann}"), json!({"authData": {"apple": null}}), As::User(&ann_token))
+        .put(
+            &format!("/users/{ann}"),
+            json!({"authData": {"apple": null}}),
+            As::User(&ann_token),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (_, me) = app.get("/users/me", As::User(&ann_token)).await;
@@ -585,18 +680,24 @@ async fn linking_unlinking_and_parse_errors() {
         "This authentication method is unsupported.",
     );
     refused(
-        &app.post("/users", json!({"authData": null}), As::Public).await,
-        252,
-        "This authentication method is unsupported.",
-    );
-    refused(
-        &app.put(&format!("/users/{bob}"), json!({"authData": null}), As::User(&bob_token))
+        &app.post("/users", json!({"authData": null}), As::Public)
             .await,
         252,
         "This authentication method is unsupported.",
     );
     refused(
-        &app.post("/users", json!({"authData": {"anonymous": {}}}), As::Public).await,
+        &app.put(
+            &format!("/users/{bob}"),
+            json!({"authData": null}),
+            As::User(&bob_token),
+        )
+        .await,
+        252,
+        "This authentication method is unsupported.",
+    );
+    refused(
+        &app.post("/users", json!({"authData": {"anonymous": {}}}), As::Public)
+            .await,
         200,
         "bad or missing username",
     );
@@ -683,8 +784,12 @@ async fn mfa_totp_enrolment_login_recovery_and_challenge() {
 
     // A login now needs the second factor.
     refused(
-        &app.post("/login", json!({"username": "mia", "password": "pw-mia"}), As::Public)
-            .await,
+        &app.post(
+            "/login",
+            json!({"username": "mia", "password": "pw-mia"}),
+            As::Public,
+        )
+        .await,
         -1,
         "Missing additional authData mfa",
     );
@@ -709,9 +814,7 @@ async fn mfa_totp_enrolment_login_recovery_and_challenge() {
     assert!(v["sessionToken"].is_string());
     assert_eq!(v["authData"]["mfa"], json!({"status": "enabled"}), "{v}");
     // A recovery code works once.
-    let with = |code: &str| {
-        json!({"username": "mia", "password": "pw-mia", "authData": {"mfa": {"token": code}}})
-    };
+    let with = |code: &str| json!({"username": "mia", "password": "pw-mia", "authData": {"mfa": {"token": code}}});
     let (s, v) = app.post("/login", with(&recovery[0]), As::Public).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     refused(
@@ -733,8 +836,12 @@ async fn mfa_totp_enrolment_login_recovery_and_challenge() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v, json!({"challengeData": {}}));
     refused(
-        &app.post("/challenge", json!({"username": "mia", "password": "pw-mia"}), As::Public)
-            .await,
+        &app.post(
+            "/challenge",
+            json!({"username": "mia", "password": "pw-mia"}),
+            As::Public,
+        )
+        .await,
         -1,
         "Nothing to challenge.",
     );
