@@ -127,7 +127,8 @@ fi
 start_server() {
   local log=$1; shift
   "$root/target/debug/ferrobase" serve --port 0 --data-dir "$data/db" \
-    --app-id e2eApp --master-key e2eMasterKey "$@" > "$log" 2>&1 &
+    --app-id e2eApp --master-key e2eMasterKey --auth-config "$root/e2e/auth/auth-config.json" \
+    "$@" > "$log" 2>&1 &
   echo $! > "$log.pid"
 }
 wait_url() {
@@ -157,7 +158,7 @@ if [ -n "${redis_pid:-}" ]; then
   done
   echo "second node (LiveQuery through Redis) at $url_b"
 fi
-(cd e2e && PARSE_SERVER_URL="$url" PARSE_SERVER_URL_B="$url_b" PARSE_APP_ID=e2eApp \
+(cd e2e && PARSE_SERVER_URL="$url" PARSE_SERVER_URL_B="$url_b" PARSE_APP_ID=e2eApp E2E_AUTH_PROVIDER=1 \
   PARSE_MASTER_KEY=e2eMasterKey node --test --test-concurrency=1 tests/) 2>&1 | tee -a "$summary"
 
 step "Browser: a <video> element plays and seeks a file served by ferrobase (Debian Chromium)"

@@ -36,6 +36,8 @@ pub struct CoreConfig {
     pub auto_index_min_rows: Option<u64>,
     /// Email verification and password reset (needs a mailer).
     pub email: Option<crate::mailer::EmailConfig>,
+    /// Parse's `auth` option and `enableAnonymousUsers`: the `authData` providers.
+    pub auth: crate::auth_data::AuthAdapters,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -76,6 +78,7 @@ impl Default for CoreConfig {
             email: None,
             slow_query_ms: None,
             auto_index_min_rows: Some(1000),
+            auth: crate::auth_data::AuthAdapters::default(),
         }
     }
 }

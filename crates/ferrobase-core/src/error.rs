@@ -44,6 +44,7 @@ pub mod code {
     pub const MISSING_REQUIRED_FIELD: i32 = 135;
     pub const REQUEST_LIMIT_EXCEEDED: i32 = 155;
     pub const UNSUPPORTED_SERVICE: i32 = 252;
+    pub const INVALID_VALUE: i32 = 162;
 }
 
 /// Everything that can go wrong while serving a request.

@@ -417,4 +417,28 @@ mod tests {
         assert!(d.get_datetime("_account_lockout_expires_at").is_ok());
         assert_eq!(Value::Object(from_document(&s, &d)), o);
     }
+
+    /// A user Parse Server 9 wrote after "Sign in with Apple" (its layout: one `_auth_data_<provider>`
+    /// field per provider) reads back as `authData.apple`, and the paths the authData flow queries
+    /// (`authData.apple.id`) and writes (`authData.apple`, set or unset) name those fields.
+    #[test]
+    fn parse_server_auth_data_layout() {
+        let s = ClassSchema::new("_User");
+        let mut d = Document::new();
+        d.insert("_id", "u1");
+        d.insert("username", "Zr8kq");
+        let mut apple = Document::new();
+        apple.insert("id", "001234.abcd");
+        apple.insert("token", "eyJ.x.y");
+        d.insert("_auth_data_apple", apple);
+        let o = from_document(&s, &d);
+        assert_eq!(o["authData"]["apple"]["id"], json!("001234.abcd"));
+        assert_eq!(
+            path_key(&s, "authData.apple.id", false),
+            "_auth_data_apple.id"
+        );
+        assert_eq!(path_key(&s, "authData.apple", false), "_auth_data_apple");
+        let back = to_document(&s, &o);
+        assert!(back.get_document("_auth_data_apple").is_ok());
+    }
 }

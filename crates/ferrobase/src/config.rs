@@ -199,6 +199,13 @@ pub struct ServeArgs {
     /// `index.html` for directories.
     #[arg(long, env = "FERROBASE_PUBLIC_DIR")]
     pub public_dir: Option<PathBuf>,
+    /// JSON file with Parse Server's `auth` option (authData providers: apple, google, facebook,
+    /// github, mfa, oauth2/oidc providers), or a whole Parse Server config holding `auth`.
+    #[arg(long, env = "FERROBASE_AUTH_CONFIG")]
+    pub auth_config: Option<PathBuf>,
+    /// Allow anonymous users (`authData.anonymous`; Parse's enableAnonymousUsers, default true).
+    #[arg(long, env = "FERROBASE_ENABLE_ANONYMOUS_USERS")]
+    pub enable_anonymous_users: Option<bool>,
 }
 
 /// The same settings as read from a TOML file (snake_case keys).
@@ -263,6 +270,8 @@ struct FileConfig {
     idempotency_ttl: Option<u64>,
     push_webhook_url: Option<String>,
     public_dir: Option<PathBuf>,
+    auth_config: Option<PathBuf>,
+    enable_anonymous_users: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -331,6 +340,9 @@ pub struct Config {
     pub push_webhook_url: Option<String>,
     /// Static files served at `/` (outside the mount), when set.
     pub public_dir: Option<PathBuf>,
+    /// Parse's `auth` option (read from `--auth-config`) and `enableAnonymousUsers`.
+    pub auth: crate::auth::AuthConfig,
+    pub enable_anonymous_users: bool,
 }
 
 /// Who may upload files, and which extensions (Parse's `fileUpload` options; defaults as Parse 9).
@@ -451,6 +463,8 @@ impl Default for Config {
             idempotency_ttl: 300,
             push_webhook_url: None,
             public_dir: None,
+            auth: crate::auth::AuthConfig::default(),
+            enable_anonymous_users: true,
         }
     }
 }
@@ -546,6 +560,17 @@ impl Config {
                 return Err(format!("--public-dir {} is not a folder", dir.display()));
             }
         }
+        let auth = match args.auth_config.clone().or(file.auth_config.clone()) {
+            Some(p) if !p.as_os_str().is_empty() => crate::auth::AuthConfig::read(&p)?,
+            _ => crate::auth::AuthConfig::default(),
+        };
+        let enable_anonymous_users = args
+            .enable_anonymous_users
+            .or(file.enable_anonymous_users)
+            .or(auth.enable_anonymous_users)
+            .unwrap_or(d.enable_anonymous_users);
+        // Checked now, so that a bad auth config stops the start with its message.
+        crate::auth::adapters(&auth, enable_anonymous_users)?;
         let rate_limits = args
             .rate_limits
             .or(file.rate_limits)
@@ -727,6 +752,8 @@ impl Config {
             idempotency_ttl,
             push_webhook_url,
             public_dir,
+            auth,
+            enable_anonymous_users,
         })
     }
 }

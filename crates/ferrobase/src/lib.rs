@@ -2,6 +2,7 @@
 //! error mapping) over `ferrobase-core`, with the embedded store from `ferrobase-sqlite`.
 
 pub mod app;
+pub mod auth;
 pub mod cloud;
 pub mod config;
 pub mod error;

@@ -146,6 +146,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
                 config.file_token_ttl,
             )
         }),
+        auth: crate::auth::adapters(&config.auth, config.enable_anonymous_users)?,
         ..CoreConfig::default()
     };
     let mut core = Core::new(core_config, store)

@@ -2,6 +2,7 @@
 //! RestQuery/RestWrite and controllers). Handlers call `Core`; `Core` calls `Storage`.
 
 mod accounts;
+mod auth_flow;
 mod clp;
 mod config;
 mod emails;

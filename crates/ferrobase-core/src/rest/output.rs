@@ -27,6 +27,12 @@ pub(super) fn to_client(
             }
         }
     }
+    if schema.class_name == "_User" {
+        // Each auth adapter's afterFind (MFA shows `{"status": "enabled"}`, not its secret).
+        if let Some(ad) = obj.get_mut("authData") {
+            config.auth.after_find(ad, auth.master);
+        }
+    }
     for v in obj.values_mut() {
         if let Some(f) = v.as_object_mut() {
             if f.get("__type").and_then(Value::as_str) == Some("File") {

@@ -92,13 +92,18 @@ impl Core {
 
     pub(super) async fn signup(&self, ctx: &Ctx, body: Object) -> Result<WriteResult> {
         let has_password = matches!(body.get("password"), Some(Value::String(s)) if !s.is_empty());
-        let auth_data = body
-            .get("authData")
-            .and_then(Value::as_object)
-            .filter(|o| !o.is_empty())
-            .cloned();
-        if let (Some(ad), false) = (auth_data, has_password) {
-            return self.signup_with_auth_data(ctx, body, ad).await;
+        // Parse's validateAuthData: `authData` with some provider's data signs up or logs in.
+        match body.get("authData") {
+            Some(Value::Null) => return Err(crate::auth_data::unsupported()),
+            Some(Value::Object(ad))
+                if ad
+                    .values()
+                    .any(|d| d.as_object().is_some_and(|o| !o.is_empty())) =>
+            {
+                let ad = ad.clone();
+                return self.signup_with_auth_data(ctx, body, ad).await;
+            }
+            _ => {}
         }
         let username = body
             .get("username")
@@ -114,11 +119,24 @@ impl Core {
         if !has_password {
             return Err(Error::new(code::PASSWORD_MISSING, "password is required"));
         }
+        let mut body = body;
+        if let Some(Value::Object(ad)) = body.get("authData") {
+            if !ad.is_empty() {
+                // Providers named without data, beside a username and password: still validated.
+                let v = self.validate_auth_data(ctx, ad, None, false).await?;
+                let kept: Object = v
+                    .auth_data
+                    .into_iter()
+                    .filter(|(_, d)| !d.is_null())
+                    .collect();
+                body.insert("authData".into(), Value::Object(kept));
+            }
+        }
         self.create_user(ctx, body, &username, "password").await
     }
 
     /// Validates and creates a new user (password hashed, private ACL) and opens its first session.
-    async fn create_user(
+    pub(super) async fn create_user(
         &self,
         ctx: &Ctx,
         body: Object,
@@ -197,57 +215,6 @@ impl Core {
             .body
             .insert("sessionToken".into(), Value::String(token));
         Ok(result)
-    }
-
-    /// `POST /users` with `authData` and no password: logs in the account the provider names,
-    /// or creates it (with a random username) on first use.
-    async fn signup_with_auth_data(
-        &self,
-        ctx: &Ctx,
-        mut body: Object,
-        auth_data: Object,
-    ) -> Result<WriteResult> {
-        let mut first: Option<(String, String)> = None;
-        for (name, data) in &auth_data {
-            let p = crate::auth_data::provider(name)?;
-            let id = p.validate(data).await?;
-            first.get_or_insert((name.clone(), id));
-        }
-        let Some((provider, account)) = first else {
-            return Err(Error::new(
-                code::UNSUPPORTED_SERVICE,
-                "This authentication method is unsupported.",
-            ));
-        };
-        let users = self.schema("_User");
-        if let Some(users) = &users {
-            let mut q = StoreQuery::filter(Filter::eq(
-                &format!("authData.{provider}.id"),
-                Scalar::String(account.clone()),
-            ));
-            q.limit = Some(1);
-            if let Some(user) = self.store.find(users, &q, ctx.tx).await?.pop() {
-                let id = user
-                    .get("objectId")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let token = self.create_session(ctx, &id, "login", &provider).await?;
-                let mut out =
-                    output::to_client(users, user, &crate::auth::Auth::master(), &self.config);
-                out.insert("sessionToken".into(), Value::String(token));
-                return Ok(WriteResult {
-                    body: out,
-                    created_id: None,
-                });
-            }
-        }
-        let username = match body.get("username").and_then(Value::as_str) {
-            Some(u) if !u.is_empty() => u.to_string(),
-            _ => crate::types::random_string(25),
-        };
-        body.remove("username");
-        self.create_user(ctx, body, &username, &provider).await
     }
 
     /// Parse's `passwordPolicy`: error 142 for a password the policy refuses.
@@ -363,16 +330,42 @@ impl Core {
         email: Option<&str>,
         password: Option<&str>,
     ) -> Result<Object> {
+        self.login_with_auth_data(ctx, username, email, password, None)
+            .await
+    }
+
+    /// `POST /login`, with the `authData` a user's second factor needs (`{"mfa": {"token": …}}`).
+    pub async fn login_with_auth_data(
+        &self,
+        ctx: &Ctx,
+        username: Option<&str>,
+        email: Option<&str>,
+        password: Option<&str>,
+        auth_data: Option<&Object>,
+    ) -> Result<Object> {
         let (users, user, id) = self
             .check_credentials(ctx, username, email, password)
             .await?;
+        let auth_response = self.login_auth_data(ctx, &user, auth_data).await?;
+        let user = match auth_data {
+            Some(ad) if !ad.is_empty() => self.stored_user(ctx, &id).await?.unwrap_or(user),
+            _ => user,
+        };
         self.object_trigger(ctx, &users, Trigger::BeforeLogin, &user)
             .await?;
         let token = self.create_session(ctx, &id, "login", "password").await?;
         self.object_trigger(ctx, &users, Trigger::AfterLogin, &user)
             .await?;
         let mut out = output::to_client(&users, user, &crate::auth::Auth::master(), &self.config);
+        if !ctx.auth.master {
+            if let Some(ad) = out.get_mut("authData") {
+                self.config.auth.after_find(ad, false);
+            }
+        }
         out.insert("sessionToken".into(), Value::String(token));
+        if !auth_response.is_empty() {
+            out.insert("authDataResponse".into(), Value::Object(auth_response));
+        }
         Ok(out)
     }
 
@@ -582,6 +575,18 @@ impl Core {
         if !ctx.auth.master && ctx.auth.user_id() != Some(id) {
             return Err(Error::new(code::SESSION_MISSING, "Permission denied"));
         }
+        if let Some(pos) = prep.updates.iter().position(|(k, _)| k == "authData") {
+            // Linking and unlinking (Parse's handleAuthData for an update), provider by provider.
+            let (_, op) = prep.updates.remove(pos);
+            let UpdateOp::Set(Value::Object(ad)) = op else {
+                return Err(crate::auth_data::unsupported());
+            };
+            let (ups, response) = self.update_auth_data(ctx, id, ad).await?;
+            prep.updates.extend(ups);
+            if !response.is_empty() {
+                extra.insert("authDataResponse".into(), Value::Object(response));
+            }
+        }
         let mut username = None;
         let mut email = None;
         for (k, op) in &prep.updates {
@@ -660,6 +665,9 @@ impl Core {
                 let name = self.stored_username(ctx, id).await?.unwrap_or_default();
                 self.send_verification(a, &name, t).await;
             }
+        }
+        if let Some(r) = extra.get("authDataResponse") {
+            body.insert("authDataResponse".into(), r.clone());
         }
         if extra.contains_key("passwordChanged") {
             self.delete_sessions_of(ctx, id).await?;

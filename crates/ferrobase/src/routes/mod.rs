@@ -42,6 +42,7 @@ pub fn api() -> Router<Arc<App>> {
         )
         .route("/login", get(users::login).post(users::login))
         .route("/logout", post(users::logout))
+        .route("/challenge", post(users::challenge))
         .route(
             "/sessions",
             get(users::find_sessions).post(users::create_session),

@@ -50,16 +50,26 @@ pub async fn login(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<
     let username = req.str_param("username");
     let email = req.str_param("email");
     let password = req.str_param("password");
+    let auth_data = req.body.get("authData").and_then(Value::as_object);
     let user = app
         .core
-        .login(
+        .login_with_auth_data(
             &req.ctx(),
             username.as_deref(),
             email.as_deref(),
             password.as_deref(),
+            auth_data,
         )
         .await?;
     Ok(Json(Value::Object(user)))
+}
+
+/// `POST /challenge` (Parse's auth adapter challenges).
+pub async fn challenge(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {
+    let body = req.body.as_object().cloned().unwrap_or_default();
+    Ok(Json(Value::Object(
+        app.core.challenge(&req.ctx(), &body).await?,
+    )))
 }
 
 pub async fn logout(State(app): State<Arc<App>>, req: ParseRequest) -> ApiResult<Json<Value>> {

@@ -1,5 +1,6 @@
 //! Black-box HTTP tests: each boots the real server on 127.0.0.1:0 with its own embedded store.
 
+mod auth_data;
 mod basics;
 mod batch;
 mod cloud;
