@@ -249,30 +249,36 @@ export class Session {
     await els[els.length - 1].click();
   }
 
-  /** Picks `option` in a Parse Dashboard Dropdown (role=combobox) given as a handle, and checks it took. */
-  async choose(combobox, option) {
+  /**
+   * Picks `option` in the `index`th Parse Dashboard Dropdown (role=combobox) of the open modal,
+   * and checks that it took (React re-renders the dropdown, so it is looked up afresh each time).
+   */
+  async choose(index, option) {
+    const combo = async () => (await this.page.$$('[data-modal] [role=combobox]'))[index];
     let seen = [];
     for (let attempt = 0; attempt < 4; attempt++) {
-      await combobox.click();
-      await sleep(200);
-      const opts = await this.page.$$('[role=option]');
+      const shownBefore = await (await combo()).evaluate((e) => e.textContent.trim());
+      if (shownBefore === option) return;
+      const list = await this.page.$$('[role=option]');
+      let open = false;
+      for (const o of list) open = open || (await o.isVisible());
+      if (!open) {
+        await (await combo()).click();
+        await sleep(250);
+      }
       seen = [];
-      for (const o of opts) {
+      for (const o of await this.page.$$('[role=option]')) {
         const t = await o.evaluate((e) => e.textContent.trim());
         seen.push(t);
         if (t === option && (await o.isVisible())) {
-          await o.scrollIntoView();
           await o.click();
           break;
         }
       }
-      await sleep(200);
-      const shown = await combobox.evaluate((e) => e.textContent.trim());
-      if (shown === option) return;
-      await this.page.keyboard.press('Escape').catch(() => {});
-      await sleep(200);
+      await sleep(250);
     }
-    throw new Error(`could not choose "${option}" (options: ${seen.join(', ')})`);
+    const shown = await (await combo()).evaluate((e) => e.textContent.trim());
+    if (shown !== option) throw new Error(`could not choose "${option}" (shows "${shown}"; options: ${seen.join(', ')})`);
   }
 
   modal() {
