@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone: formatting and lints, the Rust unit, store-conformance
 # and HTTP integration tests, the MongoDB store on FerretDB, the JavaScript suite that drives a real
-# server through the real `parse` npm SDK, two browser checks (a <video> served by ferrobase, the
-# shop demo end to end), then the differential query check and the interoperability check against
-# the real Parse Server 9.10. `.ci/run` calls this script.
+# server through the real `parse` npm SDK, three browser checks (a <video> served by ferrobase, the
+# shop demo end to end, Parse Dashboard), then the differential query check and the
+# interoperability check against the real Parse Server 9.10. `.ci/run` calls this script.
 #
 # Needs: Rust (cargo, rustfmt, clippy); Node.js 20.19+, 22.13+ or 24.11+ with npm (parse-server
 # 9.10's range); Go (builds FerretDB, unless ~/go/bin/ferretdb is there); python3 with venv (the S3
@@ -167,6 +167,11 @@ FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/browser/run.sh 2>&1 | tee 
 step "Browser: the shop demo end to end (scripts/demo.sh + examples/shop, Debian Chromium via puppeteer-core)"
 # installs ffmpeg (apt, the seed makes the product media with it) and the shop's npm packages
 FERROBASE_BIN="$root/target/debug/ferrobase" timeout 1500 bash examples/shop/test/run.sh 2>&1 | tee -a "$summary"
+
+step "Browser: Parse Dashboard (npm parse-dashboard, unchanged) against ferrobase (Debian Chromium)"
+# installs parse-dashboard + puppeteer-core (npm ci in e2e/dashboard, no browser download);
+# screenshots and logs stay in e2e/dashboard/output (DASHBOARD_OUT)
+FERROBASE_BIN="$root/target/debug/ferrobase" bash e2e/dashboard/run.sh 2>&1 | tee -a "$summary"
 
 step "Differential query check against the real Parse Server (scripts/peers/parse-server.sh: PostgreSQL)"
 if [ "${FERROBASE_SKIP_DIFFERENTIAL:-0}" = 1 ]; then

@@ -194,6 +194,20 @@ pub const SYSTEM_CLASSES: &[&str] = &[
     "_Hooks",
 ];
 
+/// Parse's "volatile" classes (SchemaController's `volatileClasses`): Parse Server keeps their
+/// schemas in memory, never in `_SCHEMA`, so `GET /schemas` never lists them (Parse Dashboard's
+/// class list does not show them) even when they hold rows.
+pub const VOLATILE_CLASSES: &[&str] = &[
+    "_JobStatus",
+    "_PushStatus",
+    "_Hooks",
+    "_GlobalConfig",
+    "_GraphQLConfig",
+    "_JobSchedule",
+    "_Audience",
+    "_Idempotency",
+];
+
 /// Fields every class has.
 pub const BASE_FIELDS: &[&str] = &["objectId", "createdAt", "updatedAt", "ACL"];
 

@@ -62,7 +62,12 @@ fn check_indexes(schema: &ClassSchema, indexes: &Map<String, Value>) -> Result<(
 impl Core {
     pub fn list_schemas(&self, ctx: &Ctx) -> Result<Vec<Value>> {
         require_master(ctx)?;
-        Ok(self.all_schemas().iter().map(|s| s.to_json()).collect())
+        Ok(self
+            .all_schemas()
+            .iter()
+            .filter(|s| !crate::schema::VOLATILE_CLASSES.contains(&s.class_name.as_str()))
+            .map(|s| s.to_json())
+            .collect())
     }
 
     pub fn get_schema(&self, ctx: &Ctx, class: &str) -> Result<Value> {

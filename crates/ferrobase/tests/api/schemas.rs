@@ -414,3 +414,56 @@ async fn indexes_are_deleted_through_put_schemas() {
         255,
     );
 }
+
+/// Parse keeps its "volatile" classes (`_GlobalConfig`, `_Hooks`, `_Audience`, `_JobStatus`, …)
+/// out of `_SCHEMA`: `GET /schemas` (Parse Dashboard's class list) never lists them, even when
+/// they hold rows (checked against Parse Server 9.10: `_User`, `_Role` and the app's classes only).
+#[tokio::test]
+async fn schema_list_leaves_out_parse_volatile_classes() {
+    let app = spawn().await;
+    let (s, v) = app
+        .put("/config", json!({"params": {"a": 1}}), As::Master)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .post(
+            "/hooks/functions",
+            json!({"functionName": "f", "url": "http://127.0.0.1:9/f"}),
+            As::Master,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app
+        .post(
+            "/push_audiences",
+            json!({"name": "everyone", "query": "{}"}),
+            As::Master,
+        )
+        .await;
+    assert!(s.is_success(), "{s} {v}");
+    let (s, v) = app
+        .post("/classes/Shown", json!({"a": 1}), As::Master)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = app.get("/schemas", As::Master).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|c| c["className"].as_str())
+        .collect();
+    assert!(names.contains(&"Shown"), "{names:?}");
+    for hidden in [
+        "_GlobalConfig",
+        "_Hooks",
+        "_Audience",
+        "_JobStatus",
+        "_Idempotency",
+    ] {
+        assert!(!names.contains(&hidden), "{hidden} listed: {names:?}");
+    }
+    // the rows are still there
+    let (_, cfg) = app.get("/config", As::Master).await;
+    assert_eq!(cfg["params"], json!({"a": 1}));
+}
