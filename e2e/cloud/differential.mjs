@@ -82,12 +82,7 @@ const INTENTIONAL = {
     }),
   },
 };
-const KNOWN_RUST_GAPS = {
-  functionsGet: {
-    reason: 'GET /functions/<name> is not a route on Parse 9.10 (404, FunctionsRouter mounts POST only); ferrobase runs the function (200)',
-    cases: ['fn.hello.get'],
-  },
-};
+const KNOWN_RUST_GAPS = {};
 
 // main.js hooks that ferrobase does not run yet (no Rust side): not compared.
 const NOT_YET = [
