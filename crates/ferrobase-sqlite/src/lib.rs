@@ -211,9 +211,11 @@ impl SqliteStore {
         let sender = guard
             .as_ref()
             .ok_or_else(|| Error::internal("store is closed"))?;
-        sender
-            .send(msg)
-            .map_err(|_| Error::internal("store writer has stopped"))
+        writer::enqueued();
+        sender.send(msg).map_err(|_| {
+            writer::dequeued();
+            Error::internal("store writer has stopped")
+        })
     }
 
     /// Runs `f` on the writer connection (inside the group commit, or inside transaction `tx`) and

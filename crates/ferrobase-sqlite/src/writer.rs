@@ -36,6 +36,15 @@ const GROUP_MAX: usize = 256;
 /// A transactional batch that sends nothing for this long is rolled back.
 const TX_IDLE_LIMIT: Duration = Duration::from_secs(30);
 
+/// Messages sent to the writer and not yet taken off its channel (`ferrobase_sqlite_writer_queue_depth`).
+pub(crate) fn enqueued() {
+    metrics::gauge!("ferrobase_sqlite_writer_queue_depth").increment(1.0);
+}
+
+pub(crate) fn dequeued() {
+    metrics::gauge!("ferrobase_sqlite_writer_queue_depth").decrement(1.0);
+}
+
 fn sql_err(e: rusqlite::Error) -> Error {
     Error::internal(e)
 }
@@ -48,7 +57,13 @@ struct Writer {
 
 impl Writer {
     fn next(&mut self) -> Option<Msg> {
-        self.deferred.pop_front().or_else(|| self.rx.recv().ok())
+        self.deferred.pop_front().or_else(|| {
+            let m = self.rx.recv().ok();
+            if m.is_some() {
+                dequeued();
+            }
+            m
+        })
     }
 
     fn run_in_savepoint(&self, job: Job) -> Done {
@@ -72,14 +87,20 @@ impl Writer {
         let mut jobs = vec![first];
         while jobs.len() < GROUP_MAX {
             match self.rx.try_recv() {
-                Ok(Msg::Job { tx: None, job }) => jobs.push(job),
+                Ok(Msg::Job { tx: None, job }) => {
+                    dequeued();
+                    jobs.push(job)
+                }
                 Ok(other) => {
+                    dequeued();
                     self.deferred.push_back(other);
                     break;
                 }
                 Err(_) => break,
             }
         }
+        metrics::histogram!("ferrobase_sqlite_group_commit_size").record(jobs.len() as f64);
+        let started = std::time::Instant::now();
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             let e = sql_err(e);
             for job in jobs {
@@ -93,6 +114,8 @@ impl Writer {
         if commit.is_some() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        metrics::histogram!("ferrobase_sqlite_commit_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         for done in dones {
             done(commit.clone());
         }
@@ -106,7 +129,10 @@ impl Writer {
         let _ = reply.send(Ok(()));
         loop {
             let msg = match self.rx.recv_timeout(TX_IDLE_LIMIT) {
-                Ok(m) => m,
+                Ok(m) => {
+                    dequeued();
+                    m
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     tracing::warn!("transaction idle too long: rolled back");
                     let _ = self.conn.execute_batch("ROLLBACK");

@@ -30,7 +30,9 @@ pub struct App {
 /// middleware wraps the router as a service (not `Router::layer`, which runs after routing), so
 /// the JS SDK's tunnelled `_method` decides the route.
 pub fn build(app: Arc<App>) -> Router {
-    let api = routes::api().with_state(app.clone());
+    let api = routes::api()
+        .route_layer(axum::middleware::from_fn(crate::observe::route_layer))
+        .with_state(app.clone());
     let mounted = if app.config.mount_path == "/" {
         api
     } else {
@@ -65,6 +67,11 @@ pub fn build(app: Arc<App>) -> Router {
         }
     };
     let _ = app.inner.set(mounted.clone());
-    let layer = axum::middleware::from_fn_with_state(app, crate::request::normalize);
-    Router::new().fallback_service(tower::Layer::layer(&layer, mounted))
+    let layer = axum::middleware::from_fn_with_state(app.clone(), crate::request::normalize);
+    // Outermost: request id, span, access log and metrics (see `observe`).
+    let observe = axum::middleware::from_fn_with_state(app, crate::observe::track);
+    Router::new().fallback_service(tower::Layer::layer(
+        &observe,
+        tower::Layer::layer(&layer, mounted),
+    ))
 }

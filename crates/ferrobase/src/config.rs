@@ -39,6 +39,14 @@ pub struct ServeArgs {
     /// Log format: pretty or json.
     #[arg(long, env = "FERROBASE_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// `GET /metrics` (Prometheus): `master` (default: on the API port, with the master key as
+    /// `X-Parse-Master-Key` or `Authorization: Bearer`), `HOST:PORT` (its own listener, no key,
+    /// off the API port) or `off`.
+    #[arg(long, env = "FERROBASE_METRICS")]
+    pub metrics: Option<String>,
+    /// One log line per request (route, status, duration, user id, request id).
+    #[arg(long, env = "FERROBASE_ACCESS_LOG")]
+    pub access_log: Option<bool>,
     /// Let clients create classes by writing to them (Parse's allowClientClassCreation).
     #[arg(long, env = "FERROBASE_ALLOW_CLIENT_CLASS_CREATION")]
     pub allow_client_class_creation: Option<bool>,
@@ -221,6 +229,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_uri: Option<String>,
     log_format: Option<String>,
+    metrics: Option<String>,
+    access_log: Option<bool>,
     allow_client_class_creation: Option<bool>,
     max_body_size: Option<usize>,
     max_batch_size: Option<usize>,
@@ -286,6 +296,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_uri: Option<String>,
     pub log_format: String,
+    /// Where `/metrics` is served (`--metrics`).
+    pub metrics: crate::observe::MetricsMode,
+    /// Log one line per request (`--access-log`, default on).
+    pub access_log: bool,
     pub allow_client_class_creation: bool,
     pub max_body_size: usize,
     /// Most sub-requests in one `/batch` (None: no cap, as Parse 9).
@@ -417,6 +431,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./ferrobase-data"),
             database_uri: None,
             log_format: "pretty".into(),
+            metrics: crate::observe::MetricsMode::Master,
+            access_log: true,
             allow_client_class_creation: false,
             max_body_size: 20 * 1024 * 1024,
             max_batch_size: None,
@@ -595,6 +611,11 @@ impl Config {
                 .or(file.database_uri)
                 .filter(|s| !s.is_empty()),
             log_format,
+            metrics: match args.metrics.or(file.metrics) {
+                Some(m) => crate::observe::MetricsMode::parse(&m)?,
+                None => d.metrics,
+            },
+            access_log: args.access_log.or(file.access_log).unwrap_or(d.access_log),
             allow_client_class_creation: args
                 .allow_client_class_creation
                 .or(file.allow_client_class_creation)

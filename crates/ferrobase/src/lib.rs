@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod live;
 pub mod mail;
+pub mod observe;
 pub mod migrate;
 pub mod orphans;
 pub mod public;

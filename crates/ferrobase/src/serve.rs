@@ -93,7 +93,14 @@ pub async fn start(config: Config) -> Result<Running, String> {
         config.app_id.clone(),
         config.master_key.clone(),
     )?;
-    let store = open_store(&config).await?;
+    if config.metrics != crate::observe::MetricsMode::Off {
+        crate::observe::install();
+    }
+    let store = crate::observe::metered(open_store(&config).await?);
+    let metrics_listener = match config.metrics {
+        crate::observe::MetricsMode::Listen(addr) => Some(crate::observe::serve_metrics(addr).await?),
+        _ => None,
+    };
     let files = crate::files::Files::open(&config)?;
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -250,6 +257,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
             .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "server stopped with an error");
+        }
+        if let Some(m) = metrics_listener {
+            m.abort();
         }
         if let Some(c) = &app.cloud {
             c.stop();

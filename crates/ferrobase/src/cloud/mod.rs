@@ -289,8 +289,14 @@ impl Cloud {
     }
 
     async fn call(&self, message: Value, timeout: Option<Duration>) -> Result<Value, Error> {
-        let w = self.pick().ok_or_else(no_cloud)?;
-        w.call(message, timeout).await
+        let hook = crate::observe::cloud_hook_label(&message);
+        let started = std::time::Instant::now();
+        let r = match self.pick() {
+            Some(w) => w.call(message, timeout).await,
+            None => Err(no_cloud()),
+        };
+        crate::observe::cloud_call(hook, started.elapsed(), r.is_ok());
+        r
     }
 
     /// `POST /functions/<name>`: `{"result": …}` as the worker encodes it.

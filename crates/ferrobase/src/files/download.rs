@@ -85,7 +85,7 @@ pub(super) async fn serve(
         Body::empty()
     } else {
         match app.files.adapter.get(name, range.clone()).await {
-            Ok(read) => Body::from_stream(read.body),
+            Ok(read) => Body::from_stream(crate::observe::count_bytes_out(read.body)),
             Err(FilesError::NotFound) => return Ok(not_found()),
             Err(e) => return Err(ApiError(Error::internal(e))),
         }

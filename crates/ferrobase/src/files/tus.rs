@@ -371,11 +371,12 @@ async fn finish(files: &Files, id: &str, info: &Info) -> Result<String, ApiError
         .await
         .map_err(|e| ApiError(Error::internal(e)))?;
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).boxed();
-    files
+    let meta = files
         .adapter
         .put(&name, &info.content_type, stream)
         .await
         .map_err(|e| ApiError(Error::internal(e)))?;
+    crate::observe::count_bytes_in(meta.size);
     let _ = tokio::fs::remove_file(files.tus.part(id)).await;
     Ok(name)
 }

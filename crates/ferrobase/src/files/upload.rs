@@ -115,6 +115,7 @@ pub async fn post(app: &App, path: &str, req: Request) -> Result<Response, ApiEr
         let _ = app.files.adapter.delete(&stored).await;
         return Err(file_error("Invalid file upload."));
     }
+    crate::observe::count_bytes_in(meta.size);
     if app.hooks.has(FILE_CLASS, Trigger::AfterSave) {
         let mut request = app.core.cloud_request(&preq.ctx());
         let url = super::file_url(app, &preq.base_url, &stored);

@@ -70,6 +70,7 @@ impl ConnHandle {
     fn offer(&self, d: &Arc<Dispatched>) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(d.clone()) {
             if !self.overflowed.swap(true, Ordering::SeqCst) {
+                metrics::counter!("ferrobase_livequery_dropped_connections_total").increment(1);
                 self.kill.notify_one();
             }
         }
@@ -161,6 +162,7 @@ impl Hub {
     /// A new connection: its id, its handle and the receiving end of its queue.
     pub(crate) fn open(&self) -> (u64, Arc<ConnHandle>, mpsc::Receiver<Arc<Dispatched>>) {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        metrics::gauge!("ferrobase_livequery_connections").increment(1.0);
         let (tx, rx) = mpsc::channel(self.config.queue_size.max(1));
         let handle = Arc::new(ConnHandle {
             tx,
@@ -191,6 +193,7 @@ impl Hub {
 
     /// Forgets a closed connection.
     pub(crate) fn close(&self, id: u64) {
+        metrics::gauge!("ferrobase_livequery_connections").decrement(1.0);
         let mut reg = lock(self.registry.write());
         reg.retain(|_, conns| {
             conns.remove(&id);
@@ -240,6 +243,7 @@ impl Hub {
         if !self.class_enabled(&event.class) {
             return;
         }
+        metrics::counter!("ferrobase_livequery_events_total").increment(1);
         let d = Arc::new(Dispatched {
             seq: self.seq.fetch_add(1, Ordering::SeqCst) + 1,
             event,
@@ -307,6 +311,7 @@ async fn listen(
                     app.live.local_event(event);
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
+                    metrics::counter!("ferrobase_livequery_lost_events_total").increment(n);
                     tracing::warn!(missed = n, "LiveQuery fell behind the change feed; events were lost");
                 }
                 Err(broadcast::error::RecvError::Closed) => break,

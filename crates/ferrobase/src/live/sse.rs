@@ -80,6 +80,7 @@ async fn open(
     let resume = header(headers, "last-event-id").or_else(|| param("lastEventId"));
 
     let (id, handle, rx) = app.live.open();
+    metrics::gauge!("ferrobase_livequery_subscriptions").increment(1.0);
     app.live.watch_class(id, &sub.class, &handle);
     let replay = resume.map(|last| {
         let (node, seq) = last.rsplit_once('-').unwrap_or(("", ""));
@@ -162,6 +163,7 @@ async fn pump(
                 }
                 if let Some(e) = render(&app, &sub, &auth, &d) {
                     ok = out.send(e).await.is_ok();
+                    metrics::counter!("ferrobase_livequery_messages_total").increment(1);
                 }
             }
             _ = handle.kill.notified() => {
@@ -172,6 +174,7 @@ async fn pump(
             _ = shutdown.changed() => break,
         }
     }
+    metrics::gauge!("ferrobase_livequery_subscriptions").decrement(1.0);
     app.live.close(id);
 }
 

@@ -98,6 +98,7 @@ async fn run(app: Arc<App>, peer: SocketAddr, socket: WebSocket) {
         sink,
     };
     conn.serve(stream, rx).await;
+    metrics::gauge!("ferrobase_livequery_subscriptions").decrement(conn.subs.len() as f64);
     app.live.close(id);
     let _ = conn.sink.close().await;
 }
@@ -340,6 +341,8 @@ impl Conn {
         let class = sub.class.clone();
         if let Some(old) = self.subs.insert(request_id, sub) {
             self.unwatch_if_unused(&old.class);
+        } else {
+            metrics::gauge!("ferrobase_livequery_subscriptions").increment(1.0);
         }
         self.app.live.watch_class(self.id, &class, &self.handle);
         let msg = self.reply("subscribed", Some(request_id));
@@ -372,6 +375,7 @@ impl Conn {
             );
             return self.push_error(2, &m, true, Some(request_id)).await;
         };
+        metrics::gauge!("ferrobase_livequery_subscriptions").decrement(1.0);
         self.unwatch_if_unused(&old.class);
         let msg = self.reply("unsubscribed", Some(request_id));
         self.send_json(&msg).await
@@ -428,6 +432,7 @@ impl Conn {
                     Validity::Unknown => {}
                     Validity::Invalid => {
                         if let Some(old) = self.subs.remove(&rid) {
+                            metrics::gauge!("ferrobase_livequery_subscriptions").decrement(1.0);
                             self.unwatch_if_unused(&old.class);
                         }
                         if let Flow::Close = self
@@ -464,6 +469,7 @@ impl Conn {
             if let Flow::Close = self.send_json(&Value::Object(m)).await {
                 return Flow::Close;
             }
+            metrics::counter!("ferrobase_livequery_messages_total").increment(1);
         }
         Flow::Continue
     }

@@ -15,6 +15,7 @@ mod livequery;
 mod migrate;
 mod multinode;
 mod objects;
+mod observe;
 mod public_dir;
 mod queries;
 mod roles;
