@@ -3,9 +3,11 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cloud;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod idempotency;
 pub mod keys;

@@ -33,6 +33,136 @@ enum Command {
         #[arg(long)]
         to: String,
     },
+    /// Online backup of the embedded store (while the server runs), with keys and local files.
+    Backup {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// A directory (database, keys.json, files), or a `.sqlite`/`.db` file (database only).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restores a backup into the data dir (stop the server first).
+    Restore {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// A backup directory or `.sqlite` file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace an existing database (it is kept beside as `.before-restore-<time>`).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Exports every class as JSON lines (any store; see docs/operations.md).
+    Export {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Directory to create.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Imports an export directory (resumable: run it again after an interruption).
+    Import {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// The export directory.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+/// `backup`, `restore`, `export`, `import`.
+async fn ops_command(cmd: Command) -> ExitCode {
+    let args = match &cmd {
+        Command::Backup { args, .. }
+        | Command::Restore { args, .. }
+        | Command::Export { args, .. }
+        | Command::Import { args, .. } => args.clone(),
+        _ => return ExitCode::FAILURE,
+    };
+    let config = match Config::resolve(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferrobase: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cmd {
+        Command::Backup { to, .. } => {
+            tokio::task::spawn_blocking(move || ferrobase::backup::backup(&config, &to))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+                .map(|r| {
+                    let mut s = format!(
+                        "backup: {} ({} database bytes, {} files, {} file bytes)",
+                        r.path.display(),
+                        r.database_bytes,
+                        r.files,
+                        r.file_bytes
+                    );
+                    if let Some(n) = r.files_note {
+                        s.push_str(&format!("\nnote: {n}"));
+                    }
+                    s
+                })
+        }
+        Command::Restore { from, force, .. } => {
+            tokio::task::spawn_blocking(move || ferrobase::backup::restore(&config, &from, force))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+                .map(|r| {
+                    let mut s = format!(
+                        "restored into {} ({} files{})",
+                        r.database.display(),
+                        r.files,
+                        if r.keys { ", keys.json" } else { "" }
+                    );
+                    if let Some(k) = r.kept {
+                        s.push_str(&format!("; the previous database is kept as {}", k.display()));
+                    }
+                    s
+                })
+        }
+        Command::Export { to, quiet, .. } => ferrobase::export::export(&config, &to, quiet)
+            .await
+            .map(|r| {
+                format!(
+                    "exported {} classes: {} objects, {} relation pairs, {} file references",
+                    r.classes, r.objects, r.relations, r.files
+                )
+            }),
+        Command::Import { from, quiet, .. } => ferrobase::export::import(&config, &from, quiet)
+            .await
+            .map(|r| {
+                format!(
+                    "imported: {} objects inserted, {} already there, {} relation pairs{}",
+                    r.inserted,
+                    r.skipped,
+                    r.relations,
+                    if r.resumed_lines > 0 {
+                        format!(", resumed after {} lines", r.resumed_lines)
+                    } else {
+                        String::new()
+                    }
+                )
+            }),
+        _ => Err("unexpected command".into()),
+    };
+    match result {
+        Ok(msg) => {
+            println!("{msg}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferrobase: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -141,6 +271,10 @@ async fn main() -> ExitCode {
     let args = match cli.command {
         Command::Serve(args) => args,
         Command::Files(cmd) => return files_command(cmd).await,
+        cmd @ (Command::Backup { .. }
+        | Command::Restore { .. }
+        | Command::Export { .. }
+        | Command::Import { .. }) => return ops_command(cmd).await,
         Command::Migrate { from, to } => {
             return match ferrobase::migrate::run(&from, &to).await {
                 Ok(n) => {

@@ -1,6 +1,7 @@
 //! Black-box HTTP tests: each boots the real server on 127.0.0.1:0 with its own embedded store.
 
 mod auth_data;
+mod backup;
 mod basics;
 mod batch;
 mod cloud;
