@@ -108,7 +108,8 @@ pub fn backup_into(src: &Path, dst: &Path) -> Result<u64> {
         .to_str()
         .ok_or_else(|| Error::internal("the backup path is not valid UTF-8"))?;
     let conn = open(src, true).map_err(sql_err)?;
-    conn.execute("VACUUM INTO ?1", [dst_text]).map_err(sql_err)?;
+    conn.execute("VACUUM INTO ?1", [dst_text])
+        .map_err(sql_err)?;
     drop(conn);
     check_database(dst)?;
     let f = std::fs::File::open(dst).map_err(Error::internal)?;
@@ -129,7 +130,9 @@ pub fn check_database(path: &Path) -> Result<()> {
         )));
     }
     conn.query_row("SELECT count(*) FROM _SCHEMA", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| Error::internal(format!("{} is not a ferrobase store: {e}", path.display())))?;
+        .map_err(|e| {
+            Error::internal(format!("{} is not a ferrobase store: {e}", path.display()))
+        })?;
     Ok(())
 }
 

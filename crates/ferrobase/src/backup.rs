@@ -48,9 +48,9 @@ pub fn database_path(config: &Config) -> Result<PathBuf, String> {
 fn files_root(config: &Config) -> Option<PathBuf> {
     match config.files_uri.as_deref() {
         None | Some("") => Some(config.data_dir.join("files")),
-        Some(u) if u.starts_with("file:") => {
-            Some(PathBuf::from(u.trim_start_matches("file:").trim_start_matches("//")))
-        }
+        Some(u) if u.starts_with("file:") => Some(PathBuf::from(
+            u.trim_start_matches("file:").trim_start_matches("//"),
+        )),
         Some(_) => None,
     }
 }

@@ -54,7 +54,10 @@ impl Progress {
 
     fn add(&mut self, n: u64) {
         self.done += n;
-        if self.last.is_some_and(|t| t.elapsed() < Duration::from_millis(200)) {
+        if self
+            .last
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+        {
             return;
         }
         self.draw();
@@ -139,7 +142,9 @@ fn acl_of(obj: &mut Object) {
         acl.entry(p).or_default().insert("read".into(), json!(true));
     }
     for p in list(w) {
-        acl.entry(p).or_default().insert("write".into(), json!(true));
+        acl.entry(p)
+            .or_default()
+            .insert("write".into(), json!(true));
     }
     let acl: Map<String, Value> = acl
         .into_iter()
@@ -188,8 +193,7 @@ fn schema_from_line(v: &Value) -> Result<ClassSchema, String> {
 
 fn safe_name(s: &str) -> Result<&str, String> {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     {
         Ok(s)
@@ -289,14 +293,24 @@ pub async fn export_store(
                 .find(|s| &s.class_name == target)
                 .cloned()
                 .unwrap_or_else(|| ClassSchema::new(target));
-            rel_writers.push((field.clone(), target_schema, name.clone(), writer(&to.join(&name))?, 0u64));
+            rel_writers.push((
+                field.clone(),
+                target_schema,
+                name.clone(),
+                writer(&to.join(&name))?,
+                0u64,
+            ));
         }
         let mut bar = Progress::new(class, total, quiet);
         let mut after: Option<String> = None;
         let mut count = 0u64;
         loop {
             let page = store
-                .find(schema, &page_query(Filter::True, after.as_deref(), PAGE), None)
+                .find(
+                    schema,
+                    &page_query(Filter::True, after.as_deref(), PAGE),
+                    None,
+                )
                 .await
                 .map_err(|e| format!("{class}: {e}"))?;
             let Some(last) = page.last().and_then(id_of).map(str::to_string) else {
@@ -326,7 +340,11 @@ pub async fn export_store(
                     let mut rafter: Option<String> = None;
                     loop {
                         let related = store
-                            .find(target_schema, &page_query(base.clone(), rafter.as_deref(), PAGE), None)
+                            .find(
+                                target_schema,
+                                &page_query(base.clone(), rafter.as_deref(), PAGE),
+                                None,
+                            )
                             .await
                             .map_err(|e| format!("{class}.{field}: {e}"))?;
                         let Some(rlast) = related.last().and_then(id_of).map(str::to_string) else {
@@ -364,7 +382,8 @@ pub async fn export_store(
             rels.push(json!({"field": field, "targetClass": target_schema.class_name, "file": name, "pairs": pairs}));
         }
         report.objects += count;
-        classes.push(json!({"className": class, "file": file, "objects": count, "relations": rels}));
+        classes
+            .push(json!({"className": class, "file": file, "objects": count, "relations": rels}));
     }
     finish(files_w)?;
     let manifest = json!({
@@ -477,14 +496,14 @@ async fn insert_chunk(
 ) -> Result<(), String> {
     if let Ok(tx) = store.begin().await {
         match insert_in_tx(&**store, schema, &chunk, tx).await {
-            Ok((inserted, skipped)) => match store.commit(tx).await {
-                Ok(()) => {
+            Ok((inserted, skipped)) => {
+                if store.commit(tx).await.is_ok() {
                     report.inserted += inserted;
                     report.skipped += skipped;
                     return Ok(());
                 }
-                Err(_) => {} // retried below, object by object
-            },
+                // Not committed: retried below, object by object.
+            }
             Err(()) => {
                 let _ = store.rollback(tx).await;
             }
@@ -537,7 +556,12 @@ pub async fn import_store(
     quiet: bool,
 ) -> Result<ImportReport, String> {
     let manifest: Value = std::fs::read(from.join("manifest.json"))
-        .map_err(|e| format!("{}: no manifest.json ({e}): not an export, or an unfinished one", from.display()))
+        .map_err(|e| {
+            format!(
+                "{}: no manifest.json ({e}): not an export, or an unfinished one",
+                from.display()
+            )
+        })
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("manifest.json: {e}")))?;
     if manifest["format"] != json!(FORMAT) {
         return Err("manifest.json is not a ferrobase export".into());
@@ -560,7 +584,9 @@ pub async fn import_store(
     }
     let classes = manifest["classes"].as_array().cloned().unwrap_or_default();
     for c in &classes {
-        let class = c["className"].as_str().ok_or("manifest: a class without className")?;
+        let class = c["className"]
+            .as_str()
+            .ok_or("manifest: a class without className")?;
         let file = c["file"].as_str().ok_or("manifest: a class without file")?;
         let schema = schemas
             .get(class)
@@ -576,7 +602,7 @@ pub async fn import_store(
             lineno += 1;
             if lineno <= skip {
                 report.resumed_lines += 1;
-                if lineno % 10_000 == 0 {
+                if lineno.is_multiple_of(10_000) {
                     bar.add(10_000);
                 }
                 continue;
@@ -584,8 +610,8 @@ pub async fn import_store(
             if line.trim().is_empty() {
                 continue;
             }
-            let mut obj: Object = serde_json::from_str(&line)
-                .map_err(|e| format!("{file}:{lineno}: {e}"))?;
+            let mut obj: Object =
+                serde_json::from_str(&line).map_err(|e| format!("{file}:{lineno}: {e}"))?;
             perms_of(&mut obj).map_err(|e| format!("{file}:{lineno}: {e}"))?;
             chunk.push(obj);
             if chunk.len() >= CHUNK {
@@ -604,18 +630,33 @@ pub async fn import_store(
         bar.total = bar.total.max(bar.done);
         bar.finish();
         for rel in c["relations"].as_array().cloned().unwrap_or_default() {
-            let field = rel["field"].as_str().ok_or("manifest: a relation without field")?;
+            let field = rel["field"]
+                .as_str()
+                .ok_or("manifest: a relation without field")?;
             let target = rel["targetClass"].as_str().unwrap_or_default().to_string();
-            let rfile = rel["file"].as_str().ok_or("manifest: a relation without file")?;
+            let rfile = rel["file"]
+                .as_str()
+                .ok_or("manifest: a relation without file")?;
             let skip = state.lines_done(rfile);
             let mut lineno = 0u64;
             let mut owner: Option<String> = None;
             let mut related: Vec<(String, String)> = Vec::new();
-            let mut bar = Progress::new(&format!("{class}.{field}"), rel["pairs"].as_u64().unwrap_or(0), quiet);
+            let mut bar = Progress::new(
+                &format!("{class}.{field}"),
+                rel["pairs"].as_u64().unwrap_or(0),
+                quiet,
+            );
             let flush = |owner: &Option<String>, related: &mut Vec<(String, String)>| {
-                let ups: Option<(String, Updates)> = owner.clone().filter(|_| !related.is_empty()).map(|o| {
-                    (o, vec![(field.to_string(), UpdateOp::AddRelation(std::mem::take(related)))])
-                });
+                let ups: Option<(String, Updates)> =
+                    owner.clone().filter(|_| !related.is_empty()).map(|o| {
+                        (
+                            o,
+                            vec![(
+                                field.to_string(),
+                                UpdateOp::AddRelation(std::mem::take(related)),
+                            )],
+                        )
+                    });
                 related.clear();
                 ups
             };
@@ -625,9 +666,12 @@ pub async fn import_store(
                 if lineno <= skip || line.trim().is_empty() {
                     continue;
                 }
-                let v: Value = serde_json::from_str(&line).map_err(|e| format!("{rfile}:{lineno}: {e}"))?;
+                let v: Value =
+                    serde_json::from_str(&line).map_err(|e| format!("{rfile}:{lineno}: {e}"))?;
                 let (Some(o), Some(r)) = (v["owningId"].as_str(), v["relatedId"].as_str()) else {
-                    return Err(format!("{rfile}:{lineno}: owningId and relatedId are needed"));
+                    return Err(format!(
+                        "{rfile}:{lineno}: owningId and relatedId are needed"
+                    ));
                 };
                 if owner.as_deref() != Some(o) || related.len() >= CHUNK {
                     if let Some((oid, ups)) = flush(&owner, &mut related) {
@@ -663,7 +707,9 @@ pub async fn import_store(
                 .map_err(|e| e.to_string())?;
             let want = c["objects"].as_u64().unwrap_or(0);
             if n < want {
-                return Err(format!("{class}: {n} objects after the import, the export has {want}"));
+                return Err(format!(
+                    "{class}: {n} objects after the import, the export has {want}"
+                ));
             }
         }
     }

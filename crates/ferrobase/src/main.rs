@@ -123,7 +123,10 @@ async fn ops_command(cmd: Command) -> ExitCode {
                         if r.keys { ", keys.json" } else { "" }
                     );
                     if let Some(k) = r.kept {
-                        s.push_str(&format!("; the previous database is kept as {}", k.display()));
+                        s.push_str(&format!(
+                            "; the previous database is kept as {}",
+                            k.display()
+                        ));
                     }
                     s
                 })

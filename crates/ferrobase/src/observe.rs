@@ -45,9 +45,10 @@ impl MetricsMode {
         match s.trim() {
             "master" | "" => Ok(MetricsMode::Master),
             "off" | "false" => Ok(MetricsMode::Off),
-            other => other.parse().map(MetricsMode::Listen).map_err(|_| {
-                format!("--metrics must be master, off or HOST:PORT, not {other}")
-            }),
+            other => other
+                .parse()
+                .map(MetricsMode::Listen)
+                .map_err(|_| format!("--metrics must be master, off or HOST:PORT, not {other}")),
         }
     }
 }
@@ -346,7 +347,10 @@ pub fn render() -> Option<String> {
 fn text_response(body: String) -> Response {
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         body,
     )
         .into_response()
@@ -416,7 +420,9 @@ async fn ready(app: &App) -> Response {
 }
 
 /// `--metrics HOST:PORT`: a listener that serves only `GET /metrics`, without a key.
-pub async fn serve_metrics(addr: SocketAddr) -> std::result::Result<tokio::task::JoinHandle<()>, String> {
+pub async fn serve_metrics(
+    addr: SocketAddr,
+) -> std::result::Result<tokio::task::JoinHandle<()>, String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
@@ -434,7 +440,9 @@ pub async fn serve_metrics(addr: SocketAddr) -> std::result::Result<tokio::task:
 }
 
 /// Counts file bytes going out as the body streams.
-pub fn count_bytes_out<S, E>(stream: S) -> impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>>
+pub fn count_bytes_out<S, E>(
+    stream: S,
+) -> impl futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>>
 where
     S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>>,
 {
@@ -486,7 +494,11 @@ pub fn metered(store: Arc<dyn Storage>) -> Arc<dyn Storage> {
 }
 
 impl MeteredStore {
-    async fn time<T>(&self, op: &'static str, f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    async fn time<T>(
+        &self,
+        op: &'static str,
+        f: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         let start = Instant::now();
         let r = f.await;
         let store = self.inner.kind();
@@ -517,7 +529,8 @@ impl Storage for MeteredStore {
             .await
     }
     async fn delete_class(&self, class: &str) -> Result<()> {
-        self.time("delete_class", self.inner.delete_class(class)).await
+        self.time("delete_class", self.inner.delete_class(class))
+            .await
     }
     async fn find(
         &self,
@@ -528,7 +541,8 @@ impl Storage for MeteredStore {
         self.time("find", self.inner.find(schema, query, tx)).await
     }
     async fn count(&self, schema: &ClassSchema, filter: &Filter, tx: Option<TxId>) -> Result<u64> {
-        self.time("count", self.inner.count(schema, filter, tx)).await
+        self.time("count", self.inner.count(schema, filter, tx))
+            .await
     }
     async fn find_json(
         &self,

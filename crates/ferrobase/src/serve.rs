@@ -98,7 +98,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
     }
     let store = crate::observe::metered(open_store(&config).await?);
     let metrics_listener = match config.metrics {
-        crate::observe::MetricsMode::Listen(addr) => Some(crate::observe::serve_metrics(addr).await?),
+        crate::observe::MetricsMode::Listen(addr) => {
+            Some(crate::observe::serve_metrics(addr).await?)
+        }
         _ => None,
     };
     let files = crate::files::Files::open(&config)?;

@@ -12,6 +12,7 @@ mod errors;
 mod files;
 mod geo_text;
 mod helpers;
+mod limits;
 mod livequery;
 mod migrate;
 mod multinode;

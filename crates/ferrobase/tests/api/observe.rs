@@ -93,7 +93,11 @@ async fn metrics_need_the_master_key_and_name_routes_by_template() {
     assert!(value(
         &text,
         "ferrobase_http_requests_total",
-        &["route=\"/classes/{class}\"", "method=\"POST\"", "status=\"201\""],
+        &[
+            "route=\"/classes/{class}\"",
+            "method=\"POST\"",
+            "status=\"201\""
+        ],
     )
     .is_some());
     assert!(
@@ -116,7 +120,10 @@ async fn metrics_need_the_master_key_and_name_routes_by_template() {
             &["op=\"find\""][..],
         ),
         ("ferrobase_sqlite_group_commit_size_count", &[][..]),
-        ("ferrobase_sqlite_group_commit_size_bucket", &["le=\"1\""][..]),
+        (
+            "ferrobase_sqlite_group_commit_size_bucket",
+            &["le=\"1\""][..],
+        ),
         ("ferrobase_sqlite_commit_duration_seconds_count", &[][..]),
         ("ferrobase_sqlite_writer_queue_depth", &[][..]),
     ] {
@@ -126,7 +133,10 @@ async fn metrics_need_the_master_key_and_name_routes_by_template() {
         if on_mongo() && labels.contains(&"store=\"sqlite\"") {
             continue;
         }
-        assert!(value(&text, name, labels).is_some(), "{name} {labels:?}\n{text}");
+        assert!(
+            value(&text, name, labels).is_some(),
+            "{name} {labels:?}\n{text}"
+        );
     }
     assert!(text.contains("# TYPE ferrobase_http_request_duration_seconds histogram"));
     app.stop().await;
@@ -194,7 +204,9 @@ async fn every_response_carries_a_request_id() {
     };
     let r = send(Some("order-42.retry-1")).await.expect("sent");
     assert_eq!(
-        r.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        r.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
         Some("order-42.retry-1"),
         "the client's id is echoed"
     );
@@ -209,7 +221,9 @@ async fn every_response_carries_a_request_id() {
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
     let r2 = send(None).await.expect("sent");
     assert_ne!(
-        r2.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        r2.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
         Some(generated.as_str())
     );
     // An id that would corrupt a log line is replaced.
@@ -287,9 +301,11 @@ async fn livequery_files_and_writer_metrics_move() {
         .await
         .expect("send");
     let _ = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
-    ws.send(send(json!({"op": "subscribe", "requestId": 1, "query": {"className": "Watched", "where": {}}})))
-        .await
-        .expect("send");
+    ws.send(send(
+        json!({"op": "subscribe", "requestId": 1, "query": {"className": "Watched", "where": {}}}),
+    ))
+    .await
+    .expect("send");
     let _ = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
     app.create("Watched", json!({"n": 1})).await;
     let event = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
@@ -345,7 +361,15 @@ async fn json_logs_carry_the_request_and_no_secrets() {
     }
     let dir = tempfile::tempdir().expect("dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrobase"))
-        .args(["serve", "--port", "0", "--log-format", "json", "--bcrypt-cost", "4"])
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--log-format",
+            "json",
+            "--bcrypt-cost",
+            "4",
+        ])
         .args(["--app-id", APP_ID, "--master-key", MASTER_KEY, "--data-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
@@ -429,7 +453,9 @@ async fn json_logs_carry_the_request_and_no_secrets() {
         .collect();
     let access = lines
         .iter()
-        .find(|l| l["span"]["request_id"] == json!("create-req-2") && l["fields"]["status"] == json!(201))
+        .find(|l| {
+            l["span"]["request_id"] == json!("create-req-2") && l["fields"]["status"] == json!(201)
+        })
         .unwrap_or_else(|| panic!("no access line for create-req-2 in:\n{logs}"));
     assert_eq!(access["fields"]["route"], json!("/classes/{class}"));
     assert_eq!(access["fields"]["method"], json!("POST"));
@@ -444,6 +470,9 @@ async fn json_logs_carry_the_request_and_no_secrets() {
         "very-secret-pw",
         "body-secret-value",
     ] {
-        assert!(!logs.contains(secret), "a secret ({secret}) reached the logs:\n{logs}");
+        assert!(
+            !logs.contains(secret),
+            "a secret ({secret}) reached the logs:\n{logs}"
+        );
     }
 }
