@@ -64,6 +64,13 @@ if [ -x "$moto_venv/bin/moto_server" ]; then
 fi
 
 summary=$(mktemp)
+# The npm packages of the e2e suite come first: the Cloud Code HTTP tests load e2e/cloud/main.js,
+# which requires modules from e2e/node_modules (as an app's main.js requires its own).
+step "npm packages for the SDK suite and the Cloud Code tests (e2e/)"
+if [ ! -d e2e/node_modules/parse ] || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 step "cargo test (unit, store conformance, HTTP integration)"
 cargo test --workspace 2>&1 | tee -a "$summary"
 
