@@ -79,19 +79,8 @@ impl Dispatch {
             }
             return Ok(());
         }
-        let master = Ctx::new(ferrobase_core::auth::Auth::master());
-        let found = core
-            .find(
-                &master,
-                "_Hooks",
-                &FindOptions {
-                    limit: Some(10_000),
-                    ..FindOptions::default()
-                },
-            )
-            .await?;
         let mut r = Registry::default();
-        for h in found.results {
+        for h in stored_hooks(core, None).await? {
             let text = |k: &str| h.get(k).and_then(Value::as_str).map(str::to_string);
             match (
                 text("functionName"),
@@ -266,23 +255,27 @@ impl Dispatch {
 
     async fn remove_stored(&self, core: &Core, filter: &Value) -> Result<(), Error> {
         let master = Ctx::new(ferrobase_core::auth::Auth::master());
-        let found = core
-            .find(
-                &master,
-                "_Hooks",
-                &FindOptions {
-                    where_: Some(filter.clone()),
-                    ..FindOptions::default()
-                },
-            )
-            .await?;
-        for h in found.results {
+        for h in stored_hooks(core, Some(filter.clone())).await? {
             if let Some(id) = h.get("objectId").and_then(Value::as_str) {
                 core.delete(&master, "_Hooks", id).await?;
             }
         }
         Ok(())
     }
+}
+
+/// The `_Hooks` objects `where_` matches (all of them without one), read with the master key.
+async fn stored_hooks(
+    core: &Core,
+    where_: Option<Value>,
+) -> Result<Vec<ferrobase_core::types::Object>, Error> {
+    let master = Ctx::new(ferrobase_core::auth::Auth::master());
+    let opts = FindOptions {
+        where_,
+        limit: Some(10_000),
+        ..FindOptions::default()
+    };
+    Ok(core.find(&master, "_Hooks", &opts).await?.results)
 }
 
 /// The webhook body of a trigger: Parse's request with `object` as the object after the client's
